@@ -1,0 +1,284 @@
+/**
+ * Helpers every `curate` command shares: option parsing, reading inputs, routing kept records, rejects and
+ * duplicates to their files, progress on a TTY, and summaries. Commands import only this and their own stage.
+ */
+import {
+  type Duplicate,
+  type Rejected,
+  runPipeline,
+  type Stage,
+  type StageCounts,
+  totals,
+  UsageError,
+  type Warning,
+} from "@curate/core";
+import type { InputStats, ReadOptions } from "@curate/read";
+import { duplicateLine, fileSink, recordLine, rejectLine, stdoutSink, type TextSink } from "@curate/write";
+import { type Command, InvalidArgumentError, Option } from "commander";
+
+// ---------------------------------------------------------------------------------------------------------------
+// Option parsing
+
+/** Commander collector for repeatable options: `--key a --key b` → ["a", "b"]. */
+export function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+/** Commander parser for a non-negative integer option. */
+export function parseInteger(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new InvalidArgumentError(`expected a whole number ≥ 0, found "${value}"`);
+  return n;
+}
+
+/** Commander parser for a positive integer option. */
+export function parsePositive(value: string): number {
+  const n = parseInteger(value);
+  if (n === 0) throw new InvalidArgumentError(`expected a whole number ≥ 1, found "${value}"`);
+  return n;
+}
+
+/** Commander parser for a number in [0, 1]. */
+export function parseFraction(value: string): number {
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n) || n < 0 || n > 1) {
+    throw new InvalidArgumentError(`expected a number between 0 and 1, found "${value}"`);
+  }
+  return n;
+}
+
+/** The options every data command takes. */
+export interface IoOptions {
+  out?: string;
+  rejects?: string;
+  duplicates?: string;
+  json?: boolean;
+  quiet?: boolean;
+  maxLineBytes?: number;
+}
+
+/**
+ * Adds the shared input/output options to a command: `[inputs...]`, `--out`, `--rejects`, `--duplicates`, `--json`,
+ * `--quiet`, `--max-line-bytes`. Pass `duplicates: false` for commands that never produce duplicates.
+ * @example addIoOptions(program.command("dedup"), { duplicates: true });
+ */
+export function addIoOptions(command: Command, which: { duplicates?: boolean; out?: boolean } = {}): Command {
+  command.argument("[inputs...]", "JSONL/JSON files, directories or globs (gzip/zstd ok); - or nothing reads stdin");
+  if (which.out !== false)
+    command.option("-o, --out <file>", "write kept records as JSONL to this file (- for stdout)");
+  command.option("--rejects <file>", "write rejected records with their reasons as JSONL");
+  if (which.duplicates) command.option("--duplicates <file>", "write duplicates with the record they duplicate");
+  command
+    .option("--json", "print a machine-readable summary (JSON) instead of the table")
+    .option("-q, --quiet", "no progress or summary on stderr")
+    .addOption(
+      new Option("--max-line-bytes <n>", "longest accepted input line in bytes (longer: rejected)")
+        .argParser(parsePositive)
+        .default(16 * 1024 * 1024, "16 MiB"),
+    );
+  return command;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Running a command's stages
+
+export interface CommandRunOptions {
+  readonly inputs: readonly string[];
+  readonly stages: readonly Stage[];
+  /** Where kept records go: a file, "-" for stdout, or undefined to discard them (counts only). */
+  readonly out?: string | undefined;
+  readonly rejects?: string | undefined;
+  readonly duplicates?: string | undefined;
+  readonly quiet?: boolean | undefined;
+  readonly maxLineBytes?: number | undefined;
+  /** Extra observers, called after the files are written to (e.g. to print diagnostics). */
+  readonly onReject?: (rejected: Rejected) => void;
+  readonly onDuplicate?: (duplicate: Duplicate) => void;
+  readonly onWarning?: (warning: Warning) => void;
+}
+
+export interface CommandRunResult {
+  readonly counts: readonly StageCounts[];
+  readonly totals: ReturnType<typeof totals>;
+  readonly inputs: readonly InputStats[];
+  readonly wallMs: number;
+}
+
+/** Opens the sink for `--out`-like options: "-" is stdout, a path is an atomic file, undefined is none. */
+export function openSink(target: string | undefined): TextSink | undefined {
+  if (target === undefined) return undefined;
+  return target === "-" ? stdoutSink() : fileSink(target);
+}
+
+/**
+ * Reads `inputs`, runs `stages`, writes kept records to `out` and the other routes to their files. Files are written
+ * atomically: on failure none of them appears under its final name.
+ * @example const result = await runCommand({ inputs: ["data.jsonl"], stages: [exactDedup()], out: "-" });
+ */
+export async function runCommand(options: CommandRunOptions): Promise<CommandRunResult> {
+  const { readInputs, resolveInputs } = await import("@curate/read");
+  const started = performance.now();
+  const readOptions: ReadOptions = options.maxLineBytes === undefined ? {} : { maxLineBytes: options.maxLineBytes };
+  const resolved = await resolveInputs(options.inputs, readOptions);
+  const progress = createProgress(
+    resolved.reduce((sum, input) => sum + (input.bytes ?? 0), 0),
+    options.quiet,
+  );
+  const source = readInputs(options.inputs, { ...readOptions, onBytes: progress.bytes });
+
+  const out = openSink(options.out);
+  const rejects = openSink(options.rejects);
+  const duplicates = openSink(options.duplicates);
+  const sinks = [out, rejects, duplicates].filter((s): s is TextSink => s !== undefined);
+  try {
+    const run = runPipeline(source, options.stages, {
+      onReject(rejected) {
+        rejects?.write(rejectLine(rejected));
+        options.onReject?.(rejected);
+      },
+      onDuplicate(duplicate) {
+        duplicates?.write(duplicateLine(duplicate));
+        options.onDuplicate?.(duplicate);
+      },
+      ...(options.onWarning ? { onWarning: options.onWarning } : {}),
+    });
+    for await (const record of run.records) {
+      out?.write(recordLine(record));
+      progress.record();
+    }
+    for (const sink of sinks) sink.close();
+    progress.done();
+    return {
+      counts: run.counts,
+      totals: totals(run.counts),
+      inputs: source.stats,
+      wallMs: performance.now() - started,
+    };
+  } catch (error) {
+    progress.done();
+    for (const sink of sinks) sink.abort();
+    throw error;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Progress and summaries (stderr only)
+
+interface Progress {
+  bytes(n: number): void;
+  record(): void;
+  done(): void;
+}
+
+/**
+ * Progress on stderr, only when stderr is a TTY and not `--quiet`: records/s, MB/s, percent and ETA from input bytes.
+ */
+export function createProgress(totalBytes: number, quiet = false): Progress {
+  const stream = process.stderr;
+  if (quiet || !stream.isTTY) return { bytes() {}, record() {}, done() {} };
+  const started = performance.now();
+  let bytes = 0;
+  let records = 0;
+  let last = 0;
+  let shown = false;
+  const draw = () => {
+    const seconds = (performance.now() - started) / 1000;
+    const mbps = bytes / 1e6 / Math.max(seconds, 1e-3);
+    const rps = records / Math.max(seconds, 1e-3);
+    let line = `${records.toLocaleString("en-US")} records  ${Math.round(rps).toLocaleString("en-US")}/s  ${mbps.toFixed(1)} MB/s`;
+    if (totalBytes > 0) {
+      const fraction = Math.min(1, bytes / totalBytes);
+      const eta = fraction > 0 ? (seconds / fraction) * (1 - fraction) : 0;
+      line += `  ${(fraction * 100).toFixed(1)}%  ETA ${eta.toFixed(0)}s`;
+    }
+    stream.write(`\r\x1b[2K${line}`);
+    shown = true;
+  };
+  const tick = () => {
+    const now = performance.now();
+    if (now - last > 200) {
+      last = now;
+      draw();
+    }
+  };
+  return {
+    bytes(n) {
+      bytes += n;
+      tick();
+    },
+    record() {
+      records++;
+      if ((records & 1023) === 0) tick();
+    },
+    done() {
+      if (shown) stream.write("\r\x1b[2K");
+    },
+  };
+}
+
+/** Writes one line to stderr. The only place commands print human-readable text. */
+export function note(text: string): void {
+  process.stderr.write(text.endsWith("\n") ? text : `${text}\n`);
+}
+
+/** Writes a value as pretty JSON to stdout (for `--json`). */
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/**
+ * A plain text table with right-aligned numbers, for summaries on stderr.
+ * @example table([["records", 10], ["kept", 8]]);
+ */
+export function table(rows: readonly (readonly (string | number)[])[]): string {
+  const widths: number[] = [];
+  for (const row of rows) {
+    for (const [i, cell] of row.entries()) widths[i] = Math.max(widths[i] ?? 0, format(cell).length);
+  }
+  return rows
+    .map((row) =>
+      row
+        .map((cell, i) =>
+          typeof cell === "number" ? format(cell).padStart(widths[i]!) : format(cell).padEnd(widths[i]!),
+        )
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
+}
+
+function format(cell: string | number): string {
+  return typeof cell === "number" ? cell.toLocaleString("en-US") : cell;
+}
+
+/**
+ * The standard summary of a run: records read, kept, rejected by code, duplicates by method, per stage.
+ * @example note(summaryTable(result));
+ */
+export function summaryTable(result: CommandRunResult): string {
+  const rows: (string | number)[][] = [["records read", result.totals.read]];
+  for (const c of result.counts) {
+    for (const [code, n] of Object.entries(c.rejectedByCode).sort()) rows.push([`  rejected (${c.name}: ${code})`, n]);
+    for (const [method, n] of Object.entries(c.duplicatesByMethod).sort())
+      rows.push([`  duplicates (${c.name}: ${method})`, n]);
+    for (const [code, n] of Object.entries(c.warningsByCode).sort()) rows.push([`  warnings (${c.name}: ${code})`, n]);
+  }
+  rows.push(["kept", result.totals.kept]);
+  return table(rows);
+}
+
+/** The machine-readable form of a run, for `--json`. */
+export function summaryJson(result: CommandRunResult): Record<string, unknown> {
+  return {
+    ...result.totals,
+    stages: result.counts,
+    inputs: result.inputs,
+    wallMs: Math.round(result.wallMs),
+  };
+}
+
+/** Rejects an option combination with a usage error (exit 2). */
+export function usage(message: string): never {
+  throw new UsageError(message);
+}

@@ -1,0 +1,2 @@
+export { createProgram, main } from "./main.js";
+export { reportError, version } from "./process.js";
