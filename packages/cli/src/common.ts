@@ -143,9 +143,9 @@ export async function runCommand(options: CommandRunOptions): Promise<CommandRun
       },
       ...(options.onWarning ? { onWarning: options.onWarning } : {}),
     });
-    for await (const record of run.records) {
-      out?.write(recordLine(record));
-      progress.record();
+    for await (const batch of run.batches) {
+      if (out) for (const record of batch) out.write(recordLine(record));
+      progress.records(batch.length);
     }
     for (const sink of sinks) sink.close();
     progress.done();
@@ -167,7 +167,7 @@ export async function runCommand(options: CommandRunOptions): Promise<CommandRun
 
 interface Progress {
   bytes(n: number): void;
-  record(): void;
+  records(n: number): void;
   done(): void;
 }
 
@@ -176,7 +176,7 @@ interface Progress {
  */
 export function createProgress(totalBytes: number, quiet = false): Progress {
   const stream = process.stderr;
-  if (quiet || !stream.isTTY) return { bytes() {}, record() {}, done() {} };
+  if (quiet || !stream.isTTY) return { bytes() {}, records() {}, done() {} };
   const started = performance.now();
   let bytes = 0;
   let records = 0;
@@ -207,9 +207,9 @@ export function createProgress(totalBytes: number, quiet = false): Progress {
       bytes += n;
       tick();
     },
-    record() {
-      records++;
-      if ((records & 1023) === 0) tick();
+    records(n) {
+      records += n;
+      tick();
     },
     done() {
       if (shown) stream.write("\r\x1b[2K");

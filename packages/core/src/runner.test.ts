@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { fromArray, runPipeline, totals } from "./runner.js";
+import { batchStage, fromArray, runPipeline, totals } from "./runner.js";
 import { describeStageContract, runStage } from "./testing.js";
 import type { Stage } from "./types.js";
 
@@ -21,8 +21,52 @@ function leaky(): Stage {
   };
 }
 
+/** The same routes as `parity`, written over batches. */
+function parityBatch() {
+  return batchStage<number, number>("parityBatch", {
+    batch(items, ctx) {
+      return items.filter((item) => {
+        if (item.data === 0) ctx.duplicate(item, { source: { file: "x", line: 1 }, method: "exact" });
+        else if (item.data % 2 !== 0) ctx.reject(item, { code: "odd", message: `${item.data} is odd` });
+        return item.data !== 0 && item.data % 2 === 0;
+      });
+    },
+  });
+}
+
 describe("runPipeline", () => {
   describeStageContract("parity", parity as () => Stage, [2, 3, 0, 4, 5]);
+  describeStageContract("parityBatch", parityBatch as () => Stage, [2, 3, 0, 4, 5]);
+
+  it("gives the same routes for batch and per-record stages, mixed in one run over 2000 records", async () => {
+    const numbers = Array.from({ length: 2000 }, (_, i) => (i * 7919) % 1013);
+    const a = await runStage([parity() as Stage, parity() as Stage], numbers);
+    const b = await runStage([parityBatch() as Stage, parity() as Stage], numbers);
+    const c = await runStage([parityBatch() as Stage, parityBatch() as Stage], numbers);
+    for (const other of [b, c]) {
+      expect(other.kept).toEqual(a.kept);
+      expect(other.rejected.map((r) => r.item.source.line)).toEqual(a.rejected.map((r) => r.item.source.line));
+      expect(other.duplicates.length).toBe(a.duplicates.length);
+    }
+    expect(c.counts.map((x) => x.name)).toEqual(["read", "parityBatch", "parityBatch#2"]);
+  });
+
+  it("runs flush and close of a batch stage, and close on early exit", async () => {
+    const events: string[] = [];
+    const holdLast = () =>
+      batchStage<number, number>("holdLast", {
+        batch: (items) => items,
+        flush: () => (events.push("flush"), []),
+        close: () => void events.push("close"),
+      });
+    const run = runPipeline(fromArray([1, 2, 3]), [holdLast() as Stage]);
+    for await (const _ of run.records);
+    expect(events).toEqual(["flush", "close"]);
+    events.length = 0;
+    const early = runPipeline(fromArray(Array.from({ length: 5000 }, (_, i) => i)), [holdLast() as Stage]);
+    for await (const _ of early.records) break;
+    expect(events).toEqual(["close"]);
+  });
 
   it("counts every route per stage and names stages after their function", async () => {
     const result = await runStage([parity() as Stage, parity() as Stage], [1, 2, 3, 4, 0]);

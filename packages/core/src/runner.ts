@@ -43,7 +43,10 @@ export interface RunOptions extends PipelineSinks {
 
 /** A run in progress: iterate `records` for the kept records, then read `counts` (checked when iteration ends). */
 export interface PipelineRun<T = unknown> {
+  /** The kept records one at a time. Iterate either this or `batches`, not both. */
   readonly records: AsyncIterable<Envelope<T>>;
+  /** The kept records in arrays, in order (cheaper for writers). */
+  readonly batches: AsyncIterable<Envelope<T>[]>;
   /** Per-stage counts; the first entry is the source. Final once `records` is exhausted. */
   readonly counts: readonly StageCounts[];
 }
@@ -102,32 +105,6 @@ function contextFor(counts: StageCounts, options: RunOptions): StageContext {
   };
 }
 
-/** Pulls from `iterable`, counting what comes out and the time spent waiting on it (this stage plus upstream). */
-async function* measured<T>(
-  iterable: AsyncIterable<T>,
-  counts: StageCounts,
-  totals: { ms: number },
-): AsyncGenerator<T> {
-  const iterator = iterable[Symbol.asyncIterator]();
-  let done = false;
-  try {
-    while (true) {
-      const started = performance.now();
-      const result = await iterator.next();
-      totals.ms += performance.now() - started;
-      if (result.done) {
-        done = true;
-        return;
-      }
-      counts.out++;
-      yield result.value;
-    }
-  } finally {
-    // Early exit: close the stage so its own `finally` (temp files, worker pools) runs.
-    if (!done) await iterator.return?.();
-  }
-}
-
 /**
  * Checks the conservation law for every stage: what went in came out, was rejected, or was routed as a duplicate.
  * Throws an InternalError naming the stage that lost or invented records.
@@ -143,11 +120,48 @@ export function checkConservation(counts: readonly StageCounts[]): void {
   }
 }
 
+const BATCH = 512;
+
+/** Groups a record stream into arrays, so that stages after a per-record stage still run in batches. */
+async function* chunk<T>(records: AsyncIterable<T>, size = BATCH): AsyncGenerator<T[]> {
+  let batch: T[] = [];
+  for await (const record of records) {
+    batch.push(record);
+    if (batch.length >= size) {
+      yield batch;
+      batch = [];
+    }
+  }
+  if (batch.length > 0) yield batch;
+}
+
+async function* flatten<T>(batches: AsyncIterable<T[]>): AsyncGenerator<T> {
+  for await (const batch of batches) yield* batch;
+}
+
+/** Runs a batch stage over a stream of batches, then its `flush`; `close` runs however the stream ends. */
+async function* applyBatches(stage: BatchStage, upstream: AsyncIterable<Envelope[]>, ctx: StageContext) {
+  try {
+    for await (const batch of upstream) {
+      const out = await stage.batch(batch, ctx);
+      if (out.length > 0) yield out;
+    }
+    const rest = stage.flush ? await stage.flush(ctx) : [];
+    if (rest.length > 0) yield rest;
+  } finally {
+    await stage.close?.();
+  }
+}
+
 /**
  * Runs `stages` over the records of `source`. Nothing is lost: every record is yielded by the last stage, or was
  * handed to `onReject` or `onDuplicate`, and the runner fails with an InternalError if a stage's counts do not add up.
+ *
+ * Records move between stages in batches: a source with `batches` and stages made with `batchStage` cost one async
+ * step per batch instead of one per record (per-record async iteration measured ~0.4 µs per record per stage, as
+ * much as parsing the record). Plain `async function*` stages work too, at per-record cost for that stage.
  * @example
- * const run = runPipeline(readInputs(["data/*.jsonl"]), [validate({ format: "auto" })], { onReject: (r) => log(r) });
+ * const run = runPipeline(readInputs(["data/*.jsonl"]), [validate()], { onReject: (r) => log(r) });
  * for await (const record of run.records) write(record);
  * console.log(run.counts);
  */
@@ -162,15 +176,22 @@ export function runPipeline<T = unknown>(
   // Cumulative time spent pulling from each stage's output, upstream included; self time is the difference.
   const pulled = counts.map(() => ({ ms: 0 }));
 
-  async function* records(): AsyncGenerator<Envelope<T>> {
-    let stream: AsyncIterable<Envelope> = measured(source(contextFor(sourceCounts, options)), sourceCounts, pulled[0]!);
+  async function* batches(): AsyncGenerator<Envelope<T>[]> {
+    const sourceCtx = contextFor(sourceCounts, options);
+    let stream: AsyncIterable<Envelope[]> = measuredBatches(
+      source.batches ? source.batches(sourceCtx) : chunk(source(sourceCtx)),
+      sourceCounts,
+      pulled[0]!,
+    );
     stages.forEach((stage, index) => {
       const stageCounts = counts[index + 1]!;
-      stream = measured(stage(stream, contextFor(stageCounts, options)), stageCounts, pulled[index + 1]!);
+      const ctx = contextFor(stageCounts, options);
+      const output = isBatchStage(stage) ? applyBatches(stage, stream, ctx) : chunk(stage(flatten(stream), ctx));
+      stream = measuredBatches(output, stageCounts, pulled[index + 1]!);
     });
     let completed = false;
     try {
-      for await (const record of stream) yield record as Envelope<T>;
+      for await (const batch of stream) yield batch as Envelope<T>[];
       completed = true;
     } finally {
       sourceCounts.in = sourceCounts.out + sourceCounts.rejected + sourceCounts.duplicates;
@@ -182,7 +203,78 @@ export function runPipeline<T = unknown>(
     if (completed) checkConservation(counts);
   }
 
-  return { records: records(), counts };
+  const batchStream = batches();
+  return { batches: batchStream, records: flatten(batchStream), counts };
+}
+
+/** Pulls batches from `iterable`, counting records and the time spent waiting (this stage plus upstream). */
+async function* measuredBatches<T>(
+  iterable: AsyncIterable<T[]>,
+  counts: StageCounts,
+  totals: { ms: number },
+): AsyncGenerator<T[]> {
+  const iterator = iterable[Symbol.asyncIterator]();
+  let done = false;
+  try {
+    while (true) {
+      const started = performance.now();
+      const result = await iterator.next();
+      totals.ms += performance.now() - started;
+      if (result.done) {
+        done = true;
+        return;
+      }
+      counts.out += result.value.length;
+      yield result.value;
+    }
+  } finally {
+    // Early exit: close the stage so its own `finally` (temp files, worker pools) runs.
+    if (!done) await iterator.return?.();
+  }
+}
+
+/** The parts of a stage that works on arrays of records; see `batchStage`. */
+export interface BatchFunctions<I = unknown, O = unknown> {
+  /** Handles one batch, in input order; returns the kept records (routing the others through `ctx`). */
+  batch(items: Envelope<I>[], ctx: StageContext): Envelope<O>[] | Promise<Envelope<O>[]>;
+  /** Called once after the last batch, for stages that hold records back. */
+  flush?(ctx: StageContext): Envelope<O>[] | Promise<Envelope<O>[]>;
+  /** Releases resources (worker pools, temp files), however the run ends. */
+  close?(): void | Promise<void>;
+}
+
+/** A stage that can also be run a batch at a time. Still a plain `Stage` for anyone who calls it directly. */
+export type BatchStage<I = unknown, O = unknown> = Stage<I, O> & Readonly<BatchFunctions<I, O>>;
+
+export function isBatchStage(stage: Stage): stage is BatchStage {
+  return typeof (stage as Partial<BatchStage>).batch === "function";
+}
+
+/**
+ * Makes a stage from a function over arrays of records. The runner calls `batch` once per batch (cheap); called as
+ * a plain `Stage` it groups its input into batches itself, so both ways give the same routes in the same order.
+ * @example
+ * export function dropEmpty(): BatchStage {
+ *   return batchStage("dropEmpty", {
+ *     batch: (items, ctx) => items.filter((item) => item.data !== null || (ctx.reject(item, REASON), false)),
+ *   });
+ * }
+ */
+export function batchStage<I = unknown, O = unknown>(name: string, fns: BatchFunctions<I, O>): BatchStage<I, O> {
+  const stage = async function* (source: AsyncIterable<Envelope<I>>, ctx: StageContext) {
+    try {
+      for await (const batch of chunk(source)) yield* await fns.batch(batch, ctx);
+      if (fns.flush) yield* await fns.flush(ctx);
+    } finally {
+      await fns.close?.();
+    }
+  };
+  Object.defineProperty(stage, "name", { value: name });
+  return Object.assign(stage, {
+    batch: fns.batch,
+    ...(fns.flush ? { flush: fns.flush } : {}),
+    ...(fns.close ? { close: fns.close } : {}),
+  });
 }
 
 /**
@@ -211,7 +303,18 @@ export function totals(counts: readonly StageCounts[]): {
  * @example const source = fromArray([{ prompt: "hi", completion: "hello" }], "inline.jsonl");
  */
 export function fromArray<T>(records: readonly T[], file = "<memory>"): RecordSource<T> {
-  return async function* fromArray() {
-    for (let i = 0; i < records.length; i++) yield { data: records[i] as T, source: { file, line: i + 1 } };
-  };
+  const wrap = (i: number): Envelope<T> => ({ data: records[i] as T, source: { file, line: i + 1 } });
+  return Object.assign(
+    async function* fromArray() {
+      for (let i = 0; i < records.length; i++) yield wrap(i);
+    },
+    {
+      async *batches() {
+        for (let start = 0; start < records.length; start += BATCH) {
+          const end = Math.min(records.length, start + BATCH);
+          yield Array.from({ length: end - start }, (_, k) => wrap(start + k));
+        }
+      },
+    },
+  );
 }

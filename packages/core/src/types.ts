@@ -131,4 +131,7 @@ export type Stage<I = unknown, O = unknown> = (
  * Where records come from. A reader is a source; so is a queue of shard jobs on a distributed engine. It gets a
  * context so that unreadable records (invalid JSON, bad UTF-8) are rejects like any other.
  */
-export type RecordSource<T = unknown> = (ctx: StageContext) => AsyncIterable<Envelope<T>>;
+export type RecordSource<T = unknown> = ((ctx: StageContext) => AsyncIterable<Envelope<T>>) & {
+  /** Optional faster form: the same records, in the same order, in arrays (one async step per array). */
+  readonly batches?: (ctx: StageContext) => AsyncIterable<Envelope<T>[]>;
+};
