@@ -1,1 +1,11 @@
-export {};
+export * from "./common.js";
+export * from "./decontaminate.js";
+export * from "./dedup-index.js";
+export * from "./exact.js";
+export * from "./hash.js";
+export * from "./key.js";
+export * from "./lsh.js";
+export * from "./near.js";
+export * from "./ngram.js";
+export { clusterId, SourceTable, Uint32Pages } from "./pages.js";
+export * from "./store.js";

@@ -1,1 +1,4 @@
-export {};
+export * from "./checks.js";
+export * from "./diagnostics.js";
+export * from "./rules.js";
+export * from "./validate.js";

@@ -1,3 +1,4 @@
+import { createHash, type Hash } from "node:crypto";
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -24,7 +25,9 @@ export class AtomicFileWriter {
   private pending = 0;
   private readonly limit: number;
   private readonly gzip: boolean;
-  private gzipParts: Buffer[] = [];
+  private readonly hash: Hash = createHash("sha256");
+  private digest: string | undefined;
+  /** Bytes written to disk so far (compressed bytes for gzip). */
   bytesWritten = 0;
 
   constructor(path: string, options: AtomicWriterOptions = {}) {
@@ -61,6 +64,8 @@ export class AtomicFileWriter {
   private writeBytes(buffer: Buffer): void {
     let offset = 0;
     while (offset < buffer.length) offset += writeSync(this.fd!, buffer, offset);
+    // Hashed as written, so the manifest's checksum costs no second read of the file.
+    this.hash.update(buffer);
     this.bytesWritten += buffer.length;
   }
 
@@ -71,7 +76,13 @@ export class AtomicFileWriter {
     fsyncSync(this.fd);
     closeSync(this.fd);
     this.fd = undefined;
+    this.digest = this.hash.digest("hex");
     renameSync(this.tempPath, this.path);
+  }
+
+  /** SHA-256 (hex) of the file's bytes as written to disk; available after `close()`. */
+  get sha256(): string | undefined {
+    return this.digest;
   }
 
   /** Discards everything written; the target is left as it was. */

@@ -1,0 +1,339 @@
+/**
+ * The benchmark rows and how each one runs. Every row is a separate child process, so its peak RSS is its own.
+ * Kinds: `inproc` (bench/lib/inproc.mjs: ceilings and stages through the built packages), `cli` (the built `curate`
+ * binary end to end, from a config file), `startup` (wall time of short CLI calls, median of several), `shell`
+ * (baselines from Debian packages and Python's standard library).
+ */
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { hasCommand, measure } from "./measure.mjs";
+
+const n = (x) => Math.round(x).toLocaleString("en-US");
+
+/** `curate run` configurations (the config-file form is the stable interface; flags may be added around it). */
+const RUN_BASE = {
+  seed: 1,
+  validate: {},
+  dedup: { exact: true, near: true },
+  tokens: { tokenizer: "o200k_base" },
+  split: { ratios: "train=0.9,validation=0.05,test=0.05" },
+};
+
+/** Every row, in table order. `stages` names the stage-alone rows a `curate run` row is compared with. */
+export const ROWS = [
+  { name: "ceiling:read", kind: "inproc", about: "raw read of the files, 1 MiB buffer" },
+  { name: "ceiling:scan+parse", kind: "inproc", about: "newline scan + per-line decode + JSON.parse (the ceiling)" },
+  { name: "read", kind: "inproc", about: "@curate/read readInputs through the core runner" },
+  { name: "read+validate", kind: "inproc", about: "+ validate() (auto-detect, schema, rules)" },
+  { name: "read+exact", kind: "inproc", about: "+ exactDedup()" },
+  { name: "read+near-1t", kind: "inproc", about: "+ nearDedup({ threads: 1 })" },
+  { name: "read+near-2t", kind: "inproc", about: "+ nearDedup({ threads: 2 })" },
+  { name: "read+tokens-o200k-1t", kind: "inproc", about: "+ countTokens o200k_base, 1 thread" },
+  { name: "read+tokens-o200k-2t", kind: "inproc", about: "+ countTokens o200k_base, 2 threads" },
+  { name: "read+tokens-llama3-1t", kind: "inproc", about: "+ countTokens llama3 (HF tokenizer.json), 1 thread" },
+  { name: "read+tokens-llama3-2t", kind: "inproc", about: "+ countTokens llama3, 2 threads" },
+  { name: "read+split+write", kind: "inproc", about: "+ split() and writeDataset() to a temp folder" },
+  {
+    name: "run:all",
+    kind: "cli",
+    about: "curate run: validate, exact + near dedup, tokens o200k_base, split, write",
+    config: RUN_BASE,
+    stages: ["read+validate", "read+exact", "read+near-2t", "read+tokens-o200k-2t", "read+split+write"],
+  },
+  {
+    name: "run:no-near",
+    kind: "cli",
+    about: "curate run without near dedup",
+    config: { ...RUN_BASE, dedup: { exact: true, near: false } },
+    stages: ["read+validate", "read+exact", "read+tokens-o200k-2t", "read+split+write"],
+  },
+  {
+    name: "run:no-tokens",
+    kind: "cli",
+    about: "curate run without the tokens stage",
+    config: { ...RUN_BASE, tokens: false },
+    stages: ["read+validate", "read+exact", "read+near-2t", "read+split+write"],
+  },
+  {
+    name: "run:no-dedup",
+    kind: "cli",
+    about: "curate run without dedup",
+    config: { ...RUN_BASE, dedup: false },
+    stages: ["read+validate", "read+tokens-o200k-2t", "read+split+write"],
+  },
+  {
+    name: "run:exact-only",
+    kind: "cli",
+    about: "curate run: validate, exact dedup, split, write (the memory target's case)",
+    config: { ...RUN_BASE, dedup: { exact: true, near: false }, tokens: false },
+    stages: ["read+validate", "read+exact", "read+split+write"],
+  },
+  { name: "startup:validate-10", kind: "startup", about: "curate validate on a 10-line file", command: "validate" },
+  { name: "startup:help", kind: "startup", about: "curate --help" },
+  {
+    name: "baseline:jq-sort-u",
+    kind: "shell",
+    about: "jq -cR 'fromjson?' FILES | LC_ALL=C sort -u | wc -l",
+    tool: "jq",
+  },
+  {
+    name: "baseline:python-dedup",
+    kind: "shell",
+    about: "python3 bench/baselines/dedup.py FILES (json.loads + blake2b set)",
+    tool: "python3",
+  },
+];
+
+/** The ceiling every ratio is taken against; always measured, whatever `--only` selects. */
+export const CEILING = "ceiling:scan+parse";
+
+/**
+ * Selects rows by `--only a,b`: a token matches a row by full name or as a prefix (`read+near`, `run:`, `baseline`).
+ * The ceiling row is always included, since every ratio needs it from the same run.
+ */
+export function selectRows(only) {
+  if (!only) return ROWS;
+  const tokens = only
+    .split(",")
+    .map((t) => t.trim())
+    .filter(Boolean);
+  const unknown = tokens.filter((t) => !ROWS.some((row) => row.name.startsWith(t)));
+  if (unknown.length > 0) {
+    throw new Error(`--only: no row matches ${unknown.join(", ")}; rows are ${ROWS.map((r) => r.name).join(", ")}`);
+  }
+  return ROWS.filter((row) => row.name === CEILING || tokens.some((t) => row.name.startsWith(t)));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The built CLI: which commands and options exist yet.
+
+/** What the built `curate` offers: its commands (from --help) and whether `run --config` exists. */
+export async function probeCli(root) {
+  const bin = join(root, "packages/cli/dist/bin.js");
+  if (!existsSync(bin)) return { bin, built: false, commands: new Set(), runConfig: false };
+  const help = await measure([process.execPath, bin, "--help"], { timeoutMs: 30_000 });
+  const commands = new Set();
+  let inCommands = false;
+  for (const line of help.stdout.split("\n")) {
+    if (/^Commands:/.test(line)) inCommands = true;
+    else if (inCommands && /^\S/.test(line)) inCommands = false;
+    else if (inCommands) {
+      const match = /^\s+([a-z][\w-]*)/.exec(line);
+      if (match) commands.add(match[1]);
+    }
+  }
+  let runConfig = false;
+  if (commands.has("run")) {
+    const runHelp = await measure([process.execPath, bin, "run", "--help"], { timeoutMs: 30_000 });
+    runConfig = runHelp.stdout.includes("--config");
+  }
+  return { bin, built: help.code === 0, commands, runConfig };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Running rows. Each returns { status: "ok" | "na" | "failed" | "timeout", ms, maxRssKb, note, detail? }.
+
+function failure(result, what) {
+  if (result.timedOut) return { status: "timeout", note: `timed out (${what})` };
+  const tail = (result.stderr || result.stdout).trim().split("\n").slice(-3).join(" | ");
+  return { status: "failed", note: `exit ${result.code}${result.signal ? ` (${result.signal})` : ""}: ${tail}` };
+}
+
+/** Counts from the last stage of a run (kept, rejected by code, duplicates by method) as a short note. */
+function countsNote(counts) {
+  if (!Array.isArray(counts) || counts.length === 0) return "";
+  const last = counts.at(-1);
+  let rejected = 0;
+  const byCode = {};
+  let duplicates = 0;
+  const byMethod = {};
+  for (const c of counts) {
+    rejected += c.rejected;
+    duplicates += c.duplicates;
+    for (const [k, v] of Object.entries(c.rejectedByCode ?? {})) byCode[k] = (byCode[k] ?? 0) + v;
+    for (const [k, v] of Object.entries(c.duplicatesByMethod ?? {})) byMethod[k] = (byMethod[k] ?? 0) + v;
+  }
+  const parts = [`kept ${n(last.out)}`];
+  if (rejected > 0) {
+    const top = Object.entries(byCode)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 3)
+      .map(([k, v]) => `${k} ${n(v)}`);
+    parts.push(`rejected ${n(rejected)} (${top.join(", ")})`);
+  }
+  if (duplicates > 0) {
+    parts.push(
+      `dups ${n(duplicates)} (${Object.entries(byMethod)
+        .map(([k, v]) => `${k} ${n(v)}`)
+        .join(", ")})`,
+    );
+  }
+  return parts.join(" · ");
+}
+
+async function runInproc(row, ctx) {
+  const result = await measure([process.execPath, join(ctx.root, "bench/lib/inproc.mjs"), row.name, ctx.corpusJson], {
+    timeoutMs: ctx.timeoutMs,
+    cwd: ctx.root,
+  });
+  const last = result.stdout.trim().split("\n").at(-1) ?? "";
+  let report;
+  try {
+    report = JSON.parse(last);
+  } catch {
+    return { ...failure(result, row.name), wallMs: result.wallMs };
+  }
+  if (result.code !== 0) return { ...failure(result, row.name), wallMs: result.wallMs };
+  if (report.na) return { status: "na", note: `n/a (${report.na})` };
+  let note = countsNote(report.counts);
+  if (row.name === "ceiling:scan+parse") note = `parsed ${n(report.parsed)} · invalid JSON ${n(report.invalid)}`;
+  if (report.digest) note += ` · digest ${report.digest}`;
+  return {
+    status: "ok",
+    ms: report.ms,
+    wallMs: result.wallMs,
+    maxRssKb: result.maxRssKb ?? report.maxRssKb,
+    note,
+    detail: { counts: report.counts, digest: report.digest },
+  };
+}
+
+async function runCli(row, ctx) {
+  const { cli } = ctx;
+  if (!cli.built) return { status: "na", note: "n/a (packages/cli/dist not built: bash scripts/build-dev.sh)" };
+  if (!cli.commands.has("run")) return { status: "na", note: "n/a (curate run not registered yet)" };
+  if (!cli.runConfig) return { status: "na", note: "n/a (curate run has no --config)" };
+  const dir = mkdtempSync(join(tmpdir(), "curate-bench-run-"));
+  try {
+    const out = join(dir, "out");
+    const config = { ...row.config, inputs: ctx.corpus.files.map((f) => f.path), out, force: true };
+    const configPath = join(dir, "curate.config.json");
+    writeFileSync(configPath, JSON.stringify(config, null, 2));
+    const result = await measure([process.execPath, cli.bin, "run", "--config", configPath, "--quiet"], {
+      timeoutMs: ctx.timeoutMs,
+      cwd: ctx.root,
+      env: { ...process.env, NO_COLOR: "1" },
+    });
+    // Exit 1 means "data errors found", which this corpus has on purpose.
+    if (result.code !== 0 && result.code !== 1) return { ...failure(result, row.name), wallMs: result.wallMs };
+    let manifest;
+    try {
+      manifest = JSON.parse(readFileSync(join(out, "manifest.json"), "utf8"));
+    } catch {
+      manifest = undefined;
+    }
+    const note = manifest?.stages ? countsNote(manifest.stages) : `exit ${result.code}`;
+    return {
+      status: "ok",
+      ms: result.wallMs,
+      wallMs: result.wallMs,
+      maxRssKb: result.maxRssKb,
+      note,
+      detail: manifest ? { counts: manifest.stages, conservation: manifest.conservation } : undefined,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function runStartup(row, ctx) {
+  const { cli } = ctx;
+  if (!cli.built) return { status: "na", note: "n/a (packages/cli/dist not built: bash scripts/build-dev.sh)" };
+  if (row.command && !cli.commands.has(row.command)) {
+    return { status: "na", note: `n/a (curate ${row.command} not registered yet)` };
+  }
+  const args = row.command ? [row.command, ctx.corpus.small] : ["--help"];
+  const times = [];
+  let maxRssKb = 0;
+  // One warm-up run fills the OS file cache; the median of the rest is what a pre-commit hook sees.
+  for (let i = 0; i <= ctx.startupRuns; i++) {
+    const result = await measure([process.execPath, cli.bin, ...args], { timeoutMs: 60_000, cwd: ctx.root });
+    if (result.code !== 0 && result.code !== 1) return { ...failure(result, row.name), wallMs: result.wallMs };
+    if (i === 0) continue;
+    times.push(result.wallMs);
+    maxRssKb = Math.max(maxRssKb, result.maxRssKb ?? 0);
+  }
+  times.sort((a, b) => a - b);
+  const median = times[Math.floor(times.length / 2)];
+  return {
+    status: "ok",
+    ms: median,
+    wallMs: median,
+    maxRssKb: maxRssKb || undefined,
+    note: `median of ${times.length}: ${n(median)} ms (min ${n(times[0])}, max ${n(times.at(-1))})`,
+    startup: true,
+  };
+}
+
+async function runShell(row, ctx) {
+  if (!hasCommand(row.tool)) {
+    const hint = row.tool === "jq" ? "apt-get install -y jq" : `install ${row.tool}`;
+    return { status: "na", note: `n/a (${row.tool} not installed: ${hint})` };
+  }
+  const files = ctx.corpus.files.map((f) => f.path);
+  const quoted = files.map((f) => `'${f.replaceAll("'", "'\\''")}'`).join(" ");
+  const argv =
+    row.tool === "jq"
+      ? // `jq -c .` stops at the first invalid line (exit 2); `fromjson?` skips bad lines, as a user would have to.
+        ["sh", "-c", `jq -cR 'fromjson?' ${quoted} | LC_ALL=C sort -u | wc -l`]
+      : ["python3", join(ctx.root, "bench/baselines/dedup.py"), ...files];
+  const result = await measure(argv, { timeoutMs: ctx.timeoutMs, cwd: ctx.root });
+  if (result.code !== 0) return { ...failure(result, row.name), wallMs: result.wallMs };
+  let note;
+  if (row.tool === "jq") note = `unique lines ${n(Number(result.stdout.trim()))}`;
+  else {
+    const s = JSON.parse(result.stdout.trim().split("\n").at(-1));
+    note = `kept ${n(s.kept)} · dups ${n(s.duplicates)} · invalid JSON ${n(s.invalid)}`;
+  }
+  return { status: "ok", ms: result.wallMs, wallMs: result.wallMs, maxRssKb: result.maxRssKb, note };
+}
+
+/** Runs one row; never throws for a row that fails (the table shows it). */
+export async function runRow(row, ctx) {
+  try {
+    if (row.kind === "inproc") return await runInproc(row, ctx);
+    if (row.kind === "cli") return await runCli(row, ctx);
+    if (row.kind === "startup") return await runStartup(row, ctx);
+    return await runShell(row, ctx);
+  } catch (error) {
+    return { status: "failed", note: `harness error: ${error?.message ?? error}` };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Stale builds: a row measures packages/*/dist, so say when a package's src is newer than its dist.
+
+function newestMtime(dir, filter) {
+  let newest = 0;
+  const walk = (d) => {
+    let entries;
+    try {
+      entries = readdirSync(d, { withFileTypes: true });
+    } catch {
+      return; // no such folder: nothing built yet
+    }
+    for (const entry of entries) {
+      const path = join(d, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (filter(entry.name)) newest = Math.max(newest, statSync(path).mtimeMs);
+    }
+  };
+  walk(dir);
+  return newest;
+}
+
+/** Packages whose src has a file newer than their newest dist file (or that have no dist yet). */
+export function staleBuilds(root) {
+  const stale = [];
+  const packages = join(root, "packages");
+  for (const name of readdirSync(packages).sort()) {
+    const src = join(packages, name, "src");
+    if (!existsSync(src)) continue;
+    const srcTime = newestMtime(src, (f) => /\.(ts|mts|mjs|js)$/.test(f) && !/\.test\.ts$/.test(f));
+    const distTime = newestMtime(join(packages, name, "dist"), (f) => /\.(js|mjs)$/.test(f));
+    if (distTime === 0) stale.push(`${name} (no dist)`);
+    else if (srcTime > distTime) stale.push(name);
+  }
+  return stale;
+}

@@ -1,0 +1,311 @@
+import { availableParallelism } from "node:os";
+import { type BatchStage, batchStage, type Envelope, type StageContext, UsageError } from "@curate/core";
+import {
+  createSketcher,
+  jaccardSorted,
+  type ShingleKind,
+  type SketchBatch,
+  type SketchParams,
+  signatureSimilarity,
+} from "../src/sketch-kernel.mjs";
+import { checkMode, type DedupMode, type DedupStats, flagDuplicate, newStats, withOwnCluster, withStats } from "./common.js";
+import { type KeySpec, keyReader, parseKey } from "./key.js";
+import { LshIndex, type LshWeights, optimalBands } from "./lsh.js";
+import { clusterId, SourceTable, Uint32Pages } from "./pages.js";
+import { SketchPool } from "./pool.js";
+import { FileSketchStore, MemorySketchStore, type SketchStore } from "./store.js";
+
+export interface NearDedupOptions {
+  /** Jaccard similarity at or above which two records are near-duplicates. Default 0.8. */
+  readonly threshold?: number;
+  /** Shingles: `"word:5"` (default: 5 consecutive words) or `"char:5"` (5 characters). */
+  readonly shingle?: string;
+  /** MinHash permutations. Default 128. */
+  readonly numPerm?: number;
+  /** Override the LSH layout (both or neither; bands × rows ≤ numPerm). Default: chosen by `optimalBands`. */
+  readonly bands?: number;
+  readonly rows?: number;
+  /**
+   * Weights for `optimalBands`. Default 0.05 : 0.95: every candidate is checked (exact Jaccard, or the signature
+   * estimate without verification), so a false positive costs one check and a false negative a missed duplicate.
+   */
+  readonly weights?: LshWeights;
+  /**
+   * Check every LSH candidate by exact Jaccard on the shingle sets before calling it a duplicate (default true).
+   * `false` compares MinHash signatures instead (an estimate; no shingle file, for very large corpora).
+   */
+  readonly verify?: boolean;
+  /** `remove` (default) routes duplicates to the duplicates file; `flag` keeps them, tagged. */
+  readonly mode?: DedupMode;
+  /** Sketching threads. Default: the number of cores. 1 sketches in-process, with identical results. */
+  readonly threads?: number;
+  /** Records per batch sent to a worker. Default 256. Does not change results. */
+  readonly batchSize?: number;
+  /** What text to compare: `"text"` (training text, default), `"json"`, or field paths. */
+  readonly key?: KeySpec;
+  /** Seed of the MinHash permutations. Default 1. */
+  readonly seed?: number;
+  /** Where per-record shingles live: `"disk"` (a temp file, default: bounded RAM) or `"memory"`. */
+  readonly store?: "disk" | "memory";
+  /** Folder for the temp file. Default: the OS temp folder. */
+  readonly tempDir?: string;
+}
+
+/** Near dedup's figures: the common ones plus the work its index did. */
+export interface NearDedupStats extends DedupStats {
+  /** Candidate pairs from LSH that were checked (exact Jaccard or signature). */
+  candidatePairs: number;
+  /** Bytes of shingles (or signatures) written to the temp file. */
+  diskBytes: number;
+  /** The LSH layout used. */
+  bands: number;
+  rows: number;
+}
+
+export type NearDedupStage = BatchStage & { readonly stats: NearDedupStats };
+
+/** Newest records looked at per band and record: bounds the work of huge clusters (see `LshIndex.query`). */
+const CANDIDATES_PER_BAND = 64;
+
+function integer(where: string, name: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw new UsageError(`${where}: \`${name}\` must be a whole number from ${min} to ${max}, found ${String(value)}`);
+  }
+  return value;
+}
+
+/**
+ * Parses a shingle spec: `word:N` or `char:N` (`word`/`char` alone mean N = 5).
+ * @example parseShingle("char:7"); // { kind: "char", n: 7 }
+ */
+export function parseShingle(spec: string): { kind: ShingleKind; n: number } {
+  const match = /^(word|char)(?::(\d+))?$/.exec(spec.trim());
+  const n = match?.[2] === undefined ? 5 : Number(match[2]);
+  if (!match || n < 1 || n > 64) {
+    throw new UsageError(`shingle "${spec}" is not valid: expected word:N or char:N with N from 1 to 64, e.g. word:5`);
+  }
+  return { kind: match[1] as ShingleKind, n };
+}
+
+/** Union-find over record ids whose root is always the smallest id: the first record of a cluster in input order. */
+class Clusters {
+  private readonly parent = new Uint32Pages();
+  private readonly sizes = new Uint32Pages();
+
+  constructor(private readonly stats: DedupStats) {}
+
+  add(id: number): void {
+    this.parent.set(id, id);
+    this.sizes.set(id, 1);
+  }
+
+  find(id: number): number {
+    let x = id;
+    for (let p = this.parent.get(x); p !== x; p = this.parent.get(x)) {
+      const grand = this.parent.get(p);
+      this.parent.set(x, grand); // path halving
+      x = grand;
+    }
+    return x;
+  }
+
+  union(a: number, b: number): void {
+    let ra = this.find(a);
+    let rb = this.find(b);
+    if (ra === rb) return;
+    if (rb < ra) [ra, rb] = [rb, ra];
+    const sa = this.sizes.get(ra);
+    const sb = this.sizes.get(rb);
+    this.stats.clusters += 1 - (sa >= 2 ? 1 : 0) - (sb >= 2 ? 1 : 0);
+    this.parent.set(rb, ra);
+    this.sizes.set(ra, sa + sb);
+    if (sa + sb > this.stats.largestCluster) this.stats.largestCluster = sa + sb;
+  }
+
+  get bytes(): number {
+    return this.parent.bytes + this.sizes.bytes;
+  }
+}
+
+/**
+ * Near-duplicate dedup with MinHash LSH, streaming in input order: each record's band keys are looked up among
+ * the earlier records, candidates are verified by exact Jaccard on their shingle sets, and a record that reaches
+ * the threshold with any earlier record joins that record's cluster (union-find). The representative is the first
+ * record of the cluster in input order, so a record can be decided when it arrives; removed records go to the
+ * duplicates route with the kept record's source, the cluster id (the kept record's `file:line`), the measured
+ * similarity, and `matched` when the record it matched is not the kept one. A record that bridges two clusters
+ * merges them; records routed before the merge keep the id they were given.
+ *
+ * Sketching runs on a worker pool, batched and in order; the decisions run in input order on the calling thread,
+ * so any thread count gives the same output. Memory per record: ~24 bytes plus 15–25 bytes per band (≈260–430
+ * bytes at 16 bands) in RAM; shingles (4 bytes each) go to a temp file.
+ * @example await runPipeline(readInputs(["data.jsonl"]), [nearDedup({ threshold: 0.8, shingle: "word:5" })]);
+ */
+export function nearDedup(options: NearDedupOptions = {}): NearDedupStage {
+  const where = "nearDedup()";
+  const threshold = options.threshold ?? 0.8;
+  if (typeof threshold !== "number" || !(threshold > 0 && threshold <= 1)) {
+    throw new UsageError(`${where}: \`threshold\` must be a number in (0, 1], found ${String(threshold)}`);
+  }
+  const { kind, n } = parseShingle(options.shingle ?? "word:5");
+  const numPerm = integer(where, "numPerm", options.numPerm ?? 128, 2, 8192);
+  const verify = options.verify ?? true;
+  const mode = checkMode(where, options.mode);
+  const threads = integer(where, "threads", options.threads ?? availableParallelism(), 1, 256);
+  const batchSize = integer(where, "batchSize", options.batchSize ?? 256, 1, 1 << 20);
+  const seed = integer(where, "seed", options.seed ?? 1, 0, 2 ** 32 - 1);
+  const key = options.key === undefined ? "text" : typeof options.key === "string" ? options.key : parseKey(options.key);
+  const storeKind = options.store ?? "disk";
+  if (storeKind !== "disk" && storeKind !== "memory") {
+    throw new UsageError(`${where}: \`store\` must be "disk" or "memory", found ${String(storeKind)}`);
+  }
+  let bands: number;
+  let rows: number;
+  if (options.bands !== undefined || options.rows !== undefined) {
+    bands = integer(where, "bands", options.bands, 1, numPerm);
+    rows = integer(where, "rows", options.rows, 1, numPerm);
+    if (bands * rows > numPerm) {
+      throw new UsageError(`${where}: bands × rows must be ≤ numPerm (${numPerm}), found ${bands} × ${rows}`);
+    }
+  } else {
+    const weights = options.weights ?? { falsePositive: 0.05, falseNegative: 0.95 };
+    if (!(weights.falsePositive >= 0 && weights.falseNegative >= 0 && weights.falsePositive + weights.falseNegative > 0)) {
+      throw new UsageError(`${where}: \`weights\` must be two non-negative numbers, not both 0`);
+    }
+    ({ bands, rows } = optimalBands(threshold, numPerm, weights));
+  }
+  const params: SketchParams = { kind, n, numPerm, bands, rows, seed, payload: verify ? "shingles" : "signature" };
+  const textOf = keyReader(key);
+  const similarity = verify ? jaccardSorted : signatureSimilarity;
+  // Depth of the pipeline: batches sketched ahead of the one being decided, so workers stay busy while the main
+  // thread reads and decides.
+  const ahead = threads > 1 ? threads * 2 : 0;
+
+  const emptyStats = (): NearDedupStats => ({ ...newStats(), candidatePairs: 0, diskBytes: 0, bands, rows });
+  let stats = emptyStats();
+  let run: Run | undefined;
+
+  interface Run {
+    readonly sketch: (texts: string[]) => SketchBatch | Promise<SketchBatch>;
+    readonly pool: SketchPool | undefined;
+    readonly sources: SourceTable;
+    readonly clusters: Clusters;
+    readonly lsh: LshIndex;
+    readonly store: SketchStore;
+    readonly inFlight: { items: Envelope[]; sketches: SketchBatch | Promise<SketchBatch> }[];
+  }
+
+  function start(): Run {
+    stats = emptyStats();
+    const pool = threads > 1 ? new SketchPool(threads, params) : undefined;
+    const sketcher = pool ? undefined : createSketcher(params);
+    const store = storeKind === "disk" ? new FileSketchStore(options.tempDir) : new MemorySketchStore();
+    return {
+      sketch: pool ? (texts) => pool.sketch(texts) : (texts) => sketcher!.sketchBatch(texts),
+      pool,
+      sources: new SourceTable(),
+      clusters: new Clusters(stats),
+      lsh: new LshIndex(bands),
+      store,
+      inFlight: [],
+    };
+  }
+
+  function decide(r: Run, items: Envelope[], batch: SketchBatch, ctx: StageContext, out: Envelope[]): void {
+    const candidates: number[] = [];
+    const collect = (id: number) => candidates.push(id);
+    for (let i = 0; i < batch.count; i++) {
+      const item = items[i]!;
+      const id = r.sources.add(item.source);
+      r.clusters.add(id);
+      stats.records++;
+      if (batch.sizes[i] === 0) {
+        // No words: nothing to compare (exact dedup handles empty records). Keep any cluster set upstream.
+        r.store.append(id, new Uint32Array(0));
+        out.push(mode === "flag" && item.meta?.cluster === undefined ? withOwnCluster(item) : item);
+        continue;
+      }
+      const payload = batch.payload.subarray(batch.offsets[i]!, batch.offsets[i + 1]!);
+      candidates.length = 0;
+      r.lsh.query(batch.bands, i * bands, CANDIDATES_PER_BAND, collect);
+      if (candidates.length > 1) candidates.sort((a, b) => a - b);
+      let matched = -1;
+      let matchedSimilarity = 0;
+      let identical = false;
+      for (let c = 0; c < candidates.length; c++) {
+        const other = candidates[c]!;
+        if (c > 0 && other === candidates[c - 1]) continue;
+        if (matched >= 0 && r.clusters.find(other) === r.clusters.find(id)) continue;
+        const s = similarity(payload, r.store.get(other));
+        stats.candidatePairs++;
+        if (s < threshold) continue;
+        if (matched < 0) {
+          matched = other;
+          matchedSimilarity = s;
+        }
+        if (s === 1) identical = true;
+        r.clusters.union(id, other);
+      }
+      // An identical copy adds nothing a later record could match that its twin does not already offer.
+      if (identical) r.store.append(id, new Uint32Array(0));
+      else {
+        r.lsh.insert(id, batch.bands, i * bands);
+        r.store.append(id, payload);
+      }
+      if (matched < 0) {
+        out.push(mode === "flag" ? withOwnCluster(item) : item);
+        continue;
+      }
+      stats.duplicates++;
+      const root = r.clusters.find(id);
+      const kept = r.sources.get(root);
+      const of = {
+        source: kept,
+        method: "near",
+        similarity: Math.round(matchedSimilarity * 1e4) / 1e4,
+        cluster: clusterId(kept),
+        ...(matched === root ? {} : { matched: r.sources.get(matched) }),
+      };
+      if (mode === "remove") ctx.duplicate(item, of);
+      else {
+        const [flagged, issue] = flagDuplicate(item, of, "near_duplicate");
+        ctx.warn(item, issue);
+        out.push(flagged);
+      }
+    }
+  }
+
+  async function drain(r: Run, keep: number, ctx: StageContext): Promise<Envelope[]> {
+    const out: Envelope[] = [];
+    while (r.inFlight.length > keep) {
+      const { items, sketches } = r.inFlight.shift()!;
+      decide(r, items, sketches instanceof Promise ? await sketches : sketches, ctx, out);
+    }
+    return out;
+  }
+
+  const stage = batchStage("nearDedup", {
+    batch(items, ctx) {
+      run ??= start();
+      const sketches = run.sketch(items.map((item) => textOf(item.data)));
+      // Awaited later, in order; until then a failure must not count as an unhandled rejection.
+      if (sketches instanceof Promise) sketches.catch(() => {});
+      run.inFlight.push({ items, sketches });
+      return drain(run, ahead, ctx);
+    },
+    flush(ctx) {
+      return run ? drain(run, 0, ctx) : [];
+    },
+    async close() {
+      if (!run) return;
+      const r = run;
+      run = undefined;
+      stats.indexBytes = r.sources.bytes + r.clusters.bytes + r.lsh.bytes + r.store.bytes;
+      stats.diskBytes = r.store.diskBytes;
+      if (stats.largestCluster === 0 && stats.records > 0) stats.largestCluster = 1;
+      r.store.close();
+      await r.pool?.close();
+    },
+  });
+  return withStats(stage, () => stats) as NearDedupStage;
+}

@@ -1,0 +1,256 @@
+import { decodeUtf8, invalidUtf8Entry, PendingBytes, tooLongEntry } from "./bytes.js";
+import { type Entry, type Origin, parseRecord, Routed, rejectEntry, TOO_LONG_HEAD } from "./record.js";
+
+const LF = 10;
+const QUOTE = 34;
+const BACKSLASH = 92;
+
+const Phase = {
+  /** After `[` or `,`: whitespace, then an element, or `]`. */
+  Between: 0,
+  /** Inside an element, until a `,` or `]` at its top level. */
+  Element: 1,
+  /** After the closing `]`: only whitespace may follow. */
+  After: 2,
+} as const;
+type Phase = (typeof Phase)[keyof typeof Phase];
+
+function isWs(c: number | undefined): boolean {
+  return c === 32 || c === 10 || c === 13 || c === 9;
+}
+
+/**
+ * Splits a `.json` file holding one array of records into the records, one chunk at a time, so a huge array needs
+ * no more memory than its largest element. It tracks only string and nesting state to find where each element
+ * ends; `JSON.parse` then parses each element alone and reports its errors. Hand-rolled because streaming JSON
+ * parsers on npm build values token by token in JS, which is many times slower than `JSON.parse` per element.
+ */
+export class JsonArraySplitter {
+  private phase: Phase = Phase.Between;
+  private afterComma = false;
+  private depth = 0;
+  private inString = false;
+  private escaped = false;
+  private readonly pending: PendingBytes;
+
+  // Position tracking. `offset` is the byte offset of the current chunk's start in the input; lines are counted
+  // lazily with a cursor on the next newline, so element starts and errors get line and column cheaply.
+  private offset = 0;
+  private line: number;
+  private lineStart: number;
+  private chunk: Buffer = Buffer.alloc(0);
+  private nextNewline = -1;
+
+  private elementLine = 0;
+  private elementColumn = 0;
+  /** Content after the closing `]`: where it starts, and its first KiB. */
+  private trailing: { line: number; column: number; head: Buffer; bytes: number } | undefined;
+  records = 0;
+
+  /**
+   * @param line, column where the byte after the opening `[` is.
+   */
+  constructor(
+    private readonly file: string,
+    private readonly maxRecordBytes: number,
+    line: number,
+    column: number,
+  ) {
+    this.line = line;
+    this.lineStart = 1 - column;
+    this.pending = new PendingBytes(maxRecordBytes);
+  }
+
+  get currentLine(): number {
+    return this.line;
+  }
+
+  /** Moves the line cursor past every newline before `pos` in the current chunk. */
+  private advanceTo(pos: number): void {
+    while (this.nextNewline !== -1 && this.nextNewline < pos) {
+      this.line++;
+      this.lineStart = this.offset + this.nextNewline + 1;
+      this.nextNewline = this.chunk.indexOf(LF, this.nextNewline + 1);
+    }
+  }
+
+  private columnAt(pos: number): number {
+    return this.offset + pos - this.lineStart + 1;
+  }
+
+  push(chunk: Buffer, out: Entry[]): void {
+    this.chunk = chunk;
+    this.nextNewline = chunk.indexOf(LF);
+    const n = chunk.length;
+    if (this.trailing) {
+      this.trailingContent(chunk, 0, n);
+      this.offset += n;
+      return;
+    }
+    let i = 0;
+    let elementStart = this.phase === Phase.Element ? 0 : -1;
+    while (i < n) {
+      if (this.phase === Phase.Element) {
+        if (this.inString) {
+          i = this.skipString(chunk, i, n);
+          continue;
+        }
+        const c = chunk[i]!;
+        if (c === QUOTE) this.inString = true;
+        else if (c === 123 || c === 91) this.depth++;
+        else if ((c === 125 || c === 93) && this.depth > 0) this.depth--;
+        else if ((c === 44 || c === 93) && this.depth === 0) {
+          // A `}` at depth 0 is left in the element for JSON.parse to report.
+          this.pending.add(chunk, elementStart, i);
+          this.finishElement(true, out);
+          elementStart = -1;
+          if (c === 44) {
+            this.phase = Phase.Between;
+            this.afterComma = true;
+          } else this.phase = Phase.After;
+        }
+        i++;
+        continue;
+      }
+      const c = chunk[i]!;
+      if (isWs(c)) {
+        i++;
+        continue;
+      }
+      this.advanceTo(i);
+      if (this.phase === Phase.After) {
+        this.trailingContent(chunk, i, n);
+        break;
+      }
+      // Phase.Between
+      if (c === 44 || c === 93) {
+        if (c === 44 || this.afterComma) {
+          this.records++;
+          const origin: Origin = { file: this.file, line: this.line, column: this.columnAt(i), bytes: 0 };
+          const what = c === 44 ? "an empty element (a comma with no value before it)" : "a trailing comma before `]`";
+          out.push(
+            rejectEntry("", origin, {
+              code: "invalid_json",
+              message: `invalid JSON array at column ${origin.column}: ${what}`,
+              column: origin.column,
+              excerpt: chunk.toString("utf8", Math.max(0, i - 24), Math.min(n, i + 24)),
+            }),
+          );
+        }
+        if (c === 93) this.phase = Phase.After;
+        this.afterComma = c === 44;
+        i++;
+        continue;
+      }
+      this.phase = Phase.Element;
+      this.depth = 0;
+      this.elementLine = this.line;
+      this.elementColumn = this.columnAt(i);
+      elementStart = i;
+    }
+    if (this.phase === Phase.Element && elementStart !== -1) this.pending.add(chunk, elementStart, n);
+    this.advanceTo(n);
+    this.offset += n;
+  }
+
+  /** The input ended. An array left open is reported: its last element as truncated or kept with a warning. */
+  end(out: Entry[]): void {
+    if (this.phase === Phase.Element) {
+      const before = out.length;
+      this.finishElement(false, out);
+      const kept = out[out.length - 1];
+      if (out.length > before && kept !== undefined && !(kept instanceof Routed)) {
+        out.splice(
+          out.length - 1,
+          0,
+          new Routed(kept, undefined, {
+            code: "unterminated_array",
+            severity: "warning",
+            path: "",
+            message: "the input ends inside the JSON array (no closing `]`); the file may be cut off",
+          }),
+        );
+      }
+    } else if (this.phase === Phase.Between) {
+      this.records++;
+      const origin: Origin = { file: this.file, line: this.line, column: this.columnAt(0), bytes: 0 };
+      out.push(
+        rejectEntry("", origin, {
+          code: "truncated_line",
+          message: "the input ends inside the JSON array (no closing `]`); the file may be cut off",
+          column: origin.column,
+        }),
+      );
+    } else if (this.trailing) {
+      this.records++;
+      const { line, column, head, bytes } = this.trailing;
+      const text = head.toString("utf8");
+      out.push(
+        rejectEntry(
+          text,
+          { file: this.file, line, column, bytes },
+          {
+            code: "invalid_json",
+            message: `unexpected content after the closing \`]\` of the JSON array at line ${line} column ${column}`,
+            column,
+            excerpt: text.slice(0, 48),
+          },
+        ),
+      );
+    }
+  }
+
+  /** In a string: jumps to the next unescaped quote with `indexOf`, carrying a pending backslash across chunks. */
+  private skipString(chunk: Buffer, i: number, n: number): number {
+    if (this.escaped) {
+      this.escaped = false;
+      i++;
+    }
+    for (;;) {
+      const q = chunk.indexOf(QUOTE, i);
+      const stop = q === -1 ? n : q;
+      let k = stop - 1;
+      while (k >= i && chunk[k] === BACKSLASH) k--;
+      const odd = (stop - 1 - k) % 2 === 1;
+      if (q === -1) {
+        this.escaped = odd;
+        return n;
+      }
+      if (!odd) {
+        this.inString = false;
+        return q + 1;
+      }
+      i = q + 1;
+    }
+  }
+
+  private trailingContent(chunk: Buffer, i: number, n: number): void {
+    if (!this.trailing) {
+      this.trailing = { line: this.line, column: this.columnAt(i), head: Buffer.alloc(0), bytes: 0 };
+    }
+    const t = this.trailing;
+    if (t.head.length < TOO_LONG_HEAD) {
+      t.head = Buffer.concat([t.head, chunk.subarray(i, Math.min(n, i + TOO_LONG_HEAD - t.head.length))]);
+    }
+    t.bytes += n - i;
+  }
+
+  private finishElement(terminated: boolean, out: Entry[]): void {
+    this.records++;
+    const total = this.pending.total;
+    if (this.pending.overflow) {
+      const head = this.pending.head;
+      this.pending.reset();
+      const origin = { file: this.file, line: this.elementLine, column: this.elementColumn, bytes: total };
+      out.push(tooLongEntry(head, origin, this.maxRecordBytes, "record"));
+      return;
+    }
+    const buf = this.pending.take();
+    let end = buf.length;
+    while (end > 0 && isWs(buf[end - 1])) end--;
+    const origin: Origin = { file: this.file, line: this.elementLine, column: this.elementColumn, bytes: end };
+    const text = decodeUtf8(buf, 0, end);
+    if (typeof text === "number") out.push(invalidUtf8Entry(buf, 0, end, text, origin));
+    else parseRecord(text, origin, terminated, out);
+  }
+}

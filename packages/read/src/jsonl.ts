@@ -1,0 +1,108 @@
+import { decodeUtf8, invalidUtf8Entry, isBlank, PendingBytes, tooLongEntry } from "./bytes.js";
+import { type Entry, type Origin, parseRecord } from "./record.js";
+
+const LF = 10;
+const CR = 13;
+
+/**
+ * Splits JSONL bytes into records, synchronously, one chunk at a time.
+ *
+ * Hand-rolled rather than `readline`, `split2` or `ndjson`: a newline scan over Buffers (`indexOf(10)`), decoding each
+ * line on its own, then `JSON.parse`, measured about 3.5x faster on this hardware (FACTS.md: 320 vs 84–113 MB/s),
+ * and decoding a whole chunk to one string is 2.5x slower once any character is non-ASCII. It also lets a line over
+ * `maxLineBytes` be counted without being held, and a whole chunk be parsed without an `await` per line.
+ */
+export class JsonlSplitter {
+  /** The line the next byte belongs to (1-based). */
+  private line: number;
+  /** Column of the first line's first byte (the reader may have skipped leading whitespace or a BOM). */
+  private readonly firstLine: number;
+  private readonly firstColumn: number;
+  private readonly pending: PendingBytes;
+  blankLines = 0;
+  records = 0;
+
+  constructor(
+    private readonly file: string,
+    private readonly maxLineBytes: number,
+    line = 1,
+    column = 1,
+  ) {
+    this.line = line;
+    this.firstLine = line;
+    this.firstColumn = column;
+    // One more byte than the limit, for a CR that turns out to precede the LF.
+    this.pending = new PendingBytes(maxLineBytes + 1);
+  }
+
+  get currentLine(): number {
+    return this.line;
+  }
+
+  /** Parses every complete line in `chunk`, appending results to `out`; holds the incomplete tail. */
+  push(chunk: Buffer, out: Entry[]): void {
+    const n = chunk.length;
+    let start = 0;
+    while (start < n) {
+      const nl = chunk.indexOf(LF, start);
+      if (nl === -1) {
+        this.pending.add(chunk, start, n);
+        return;
+      }
+      if (this.pending.total === 0) this.lineAt(chunk, start, nl, true, out);
+      else {
+        this.pending.add(chunk, start, nl);
+        this.flushPending(true, out);
+      }
+      start = nl + 1;
+    }
+  }
+
+  /** The input ended: the last line, if it had no newline. */
+  end(out: Entry[]): void {
+    if (this.pending.total > 0) this.flushPending(false, out);
+  }
+
+  private flushPending(terminated: boolean, out: Entry[]): void {
+    if (this.pending.overflow) {
+      // A CR before the LF is a line terminator, not part of the line; the limit check below allows for it.
+      const bytes = this.pending.total;
+      const head = this.pending.head;
+      this.pending.reset();
+      const origin = this.origin(this.line++, bytes);
+      this.records++;
+      out.push(tooLongEntry(head, origin, this.maxLineBytes, "line"));
+      return;
+    }
+    const buf = this.pending.take();
+    this.lineAt(buf, 0, buf.length, terminated, out);
+  }
+
+  private origin(line: number, bytes: number): Origin {
+    return { file: this.file, line, column: line === this.firstLine ? this.firstColumn : 1, bytes };
+  }
+
+  private lineAt(buf: Buffer, start: number, end: number, terminated: boolean, out: Entry[]): void {
+    const line = this.line++;
+    if (end > start && buf[end - 1] === CR) end--;
+    const bytes = end - start;
+    if (bytes === 0) {
+      this.blankLines++;
+      return;
+    }
+    const first = buf[start];
+    if ((first === 32 || first === 9 || first === CR) && isBlank(buf, start, end)) {
+      this.blankLines++;
+      return;
+    }
+    this.records++;
+    const origin = this.origin(line, bytes);
+    if (bytes > this.maxLineBytes) {
+      out.push(tooLongEntry(buf.subarray(start, start + 1024), origin, this.maxLineBytes, "line"));
+      return;
+    }
+    const text = decodeUtf8(buf, start, end);
+    if (typeof text === "number") out.push(invalidUtf8Entry(buf, start, end, text, origin));
+    else parseRecord(text, origin, terminated, out);
+  }
+}

@@ -1,0 +1,311 @@
+import { describeValue, type Envelope, formatPath, type Issue, type RejectReason } from "@curate/core";
+import { scanJson } from "./json-scan.js";
+
+/** Reject codes the reader produces. */
+export type ReadRejectCode =
+  | "invalid_json"
+  | "not_an_object"
+  | "invalid_utf8"
+  | "line_too_long"
+  | "truncated_line"
+  | "duplicate_key"
+  | "lone_surrogate";
+
+/** Warning codes the reader produces on records it keeps. */
+export type ReadWarningCode = "unsafe_integer" | "unterminated_array";
+
+/** Rejected records carry at most this much of their raw text, so the rejects file still holds the record. */
+export const MAX_REJECT_TEXT = 64 * 1024;
+/** Lines over the length bound keep only this much, since the whole line was never buffered. */
+export const TOO_LONG_HEAD = 1024;
+
+/**
+ * A reject or warning waiting in a parsed batch. The generator routes it when it reaches its position, so rejects
+ * and kept records leave the source in file order.
+ */
+export class Routed {
+  constructor(
+    readonly item: Envelope,
+    readonly reason: RejectReason | undefined,
+    readonly issue: Issue | undefined,
+  ) {}
+}
+
+/** What parsing a chunk produces: kept envelopes, with rejects and warnings in between. */
+export type Entry = Envelope | Routed;
+
+/** Where a record's text starts, for envelopes and for turning offsets in the text into line and column. */
+export interface Origin {
+  readonly file: string;
+  readonly line: number;
+  /** 1-based column where the text starts (1 for JSONL; an array element may start further in). */
+  readonly column: number;
+  /** Byte length of the record's text (without the line terminator). */
+  readonly bytes: number;
+}
+
+export function envelope(data: unknown, origin: Origin): Envelope {
+  return { data, source: { file: origin.file, line: origin.line }, meta: { bytes: origin.bytes } };
+}
+
+export function rejectEntry(text: string, origin: Origin, reason: RejectReason): Routed {
+  const data = text.length > MAX_REJECT_TEXT ? text.slice(0, MAX_REJECT_TEXT) : text;
+  return new Routed(envelope(data, origin), reason, undefined);
+}
+
+/** A short piece of `text` around `offset`, cut with an ellipsis. */
+export function excerpt(text: string, offset: number, radius = 24): string {
+  const start = Math.max(0, offset - radius);
+  const end = Math.min(text.length, offset + radius);
+  return `${start > 0 ? "…" : ""}${text.slice(start, end)}${end < text.length ? "…" : ""}`;
+}
+
+/** Line and column of `offset` in a record's text, given where the text starts in its file. */
+function locate(text: string, offset: number, origin: Origin): { line: number; column: number } {
+  let line = origin.line;
+  let lineStart = -1;
+  for (let i = text.indexOf("\n"); i !== -1 && i < offset; i = text.indexOf("\n", i + 1)) {
+    line++;
+    lineStart = i;
+  }
+  return { line, column: lineStart === -1 ? origin.column + offset : offset - lineStart };
+}
+
+/** V8's message without its position suffix or its echo of the input, which we report separately. */
+function cleanParseMessage(message: string): string {
+  return message
+    .replace(/ in JSON at position \d+.*$/s, "")
+    .replace(/, (?:\.\.\.)?".*" is not valid JSON$/s, "")
+    .replace(/^Unexpected end of JSON input$/, "unexpected end of input");
+}
+
+function parseFailure(text: string, error: unknown, origin: Origin, terminated: boolean): Routed {
+  const message = error instanceof Error ? error.message : String(error);
+  const position = /at position (\d+)/.exec(message);
+  // V8 gives no position for "Unexpected token" errors (Node 20-22); find it with the grammar scanner.
+  const offset = position ? Number(position[1]) : Math.max(0, scanJson(text).errorOffset);
+  const at = locate(text, offset, origin);
+  const what = cleanParseMessage(message);
+  const where = at.line === origin.line ? `column ${at.column}` : `line ${at.line} column ${at.column}`;
+  const reason: RejectReason = terminated
+    ? {
+        code: "invalid_json",
+        message: `invalid JSON at ${where}: ${what}`,
+        column: at.column,
+        excerpt: excerpt(text, offset),
+      }
+    : {
+        code: "truncated_line",
+        message: `the input ends without a newline in the middle of a record (cut off?): ${what} at ${where}`,
+        column: at.column,
+        excerpt: excerpt(text, offset),
+      };
+  if (at.line !== origin.line) return rejectEntry(text, origin, { ...reason, errorLine: at.line });
+  return rejectEntry(text, origin, reason);
+}
+
+// Cheap pre-tests; the precise (slow) checks run only when one fires. Costs per line, next to JSON.parse's, are in
+// bench/read/checks.bench.mjs: the tree walk about a quarter of JSON.parse, the colon count under a tenth.
+/** Every key token: a `"`, optional whitespace, then `:`. A regex count is sound but costs a third of JSON.parse. */
+const KEY_TOKEN = /"\s*:/g;
+/** A high surrogate escape not followed by a low one, or a low one not preceded by a high one. */
+const LONE_SURROGATE_ESCAPE =
+  /\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}/;
+
+/** Counts `:` in `text`, giving up once past `limit`. A native `indexOf` per colon. */
+function countColons(text: string, limit: number): number {
+  let count = 0;
+  for (let i = text.indexOf(":"); i !== -1 && count <= limit; i = text.indexOf(":", i + 1)) count++;
+  return count;
+}
+
+/** Set by `countKeys` when it meets a number beyond ±(2^53-1); read right after. */
+let sawUnsafeNumber = false;
+
+/**
+ * Counts the keys of every object in a parsed tree, and notes numbers too big to be exact. Iterative, because
+ * JSON.parse accepts nesting deep enough to overflow a recursive walk; `Object.keys` rather than `for...in`, so
+ * properties someone added to Object.prototype cannot inflate the count.
+ */
+function countKeys(root: object): number {
+  let count = 0;
+  const stack: object[] = [root];
+  while (stack.length > 0) {
+    const value = stack.pop()!;
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) {
+        const child: unknown = value[i];
+        if (typeof child === "object") {
+          if (child !== null) stack.push(child);
+        } else if (typeof child === "number" && (child > Number.MAX_SAFE_INTEGER || child < -Number.MAX_SAFE_INTEGER)) {
+          sawUnsafeNumber = true;
+        }
+      }
+    } else {
+      const keys = Object.keys(value);
+      count += keys.length;
+      for (let i = 0; i < keys.length; i++) {
+        const child: unknown = (value as Record<string, unknown>)[keys[i]!];
+        if (typeof child === "object") {
+          if (child !== null) stack.push(child);
+        } else if (typeof child === "number" && (child > Number.MAX_SAFE_INTEGER || child < -Number.MAX_SAFE_INTEGER)) {
+          sawUnsafeNumber = true;
+        }
+      }
+    }
+  }
+  return count;
+}
+
+/**
+ * Whether `text` may hold two equal keys in one object. Every key token is followed (after whitespace) by one `:`,
+ * and a few more colons may sit inside strings, so `colons ≥ key tokens ≥ keys in the tree`, with equality only
+ * when nothing was dropped. Colons are the cheapest count; when strings hold colons, the key-token regex decides.
+ */
+function mayHaveDuplicateKeys(text: string, keys: number): boolean {
+  if (countColons(text, keys) === keys) return false;
+  return (text.match(KEY_TOKEN)?.length ?? 0) !== keys;
+}
+
+type Path = (string | number)[];
+
+/** Visits every key (flagged) and leaf value of a tree, depth first in key order, with its path; slow path only. */
+function walk(root: unknown, visit: (value: unknown, path: Path, isKey: boolean) => void): void {
+  const stack: [unknown, Path][] = [[root, []]];
+  while (stack.length > 0) {
+    const [value, path] = stack.pop()!;
+    if (Array.isArray(value)) {
+      for (let i = value.length - 1; i >= 0; i--) stack.push([value[i], [...path, i]]);
+    } else if (typeof value === "object" && value !== null) {
+      const keys = Object.keys(value);
+      for (let i = keys.length - 1; i >= 0; i--) {
+        const key = keys[i]!;
+        visit(key, [...path, key], true);
+        stack.push([(value as Record<string, unknown>)[key], [...path, key]]);
+      }
+    } else visit(value, path, false);
+  }
+}
+
+/** Reports at most this many issues of one kind per record. */
+const MAX_ISSUES = 10;
+
+/** `String.prototype.isWellFormed` (Node 20+, ES2024); the repo's TypeScript lib is ES2023. */
+function isWellFormed(text: string): boolean {
+  return (text as unknown as { isWellFormed(): boolean }).isWellFormed();
+}
+
+function loneSurrogateIssues(data: object): Issue[] {
+  const issues: Issue[] = [];
+  walk(data, (value, path, isKey) => {
+    if (issues.length >= MAX_ISSUES || typeof value !== "string" || isWellFormed(value)) return;
+    let index = 0;
+    for (; index < value.length; index++) {
+      const c = value.charCodeAt(index);
+      if (c >= 0xd800 && c <= 0xdbff) {
+        const next = value.charCodeAt(index + 1);
+        if (next >= 0xdc00 && next <= 0xdfff) index++;
+        else break;
+      } else if (c >= 0xdc00 && c <= 0xdfff) break;
+    }
+    const unit = `\\u${value.charCodeAt(index).toString(16).padStart(4, "0")}`;
+    issues.push({
+      code: "lone_surrogate",
+      severity: "error",
+      path: formatPath(path),
+      message: `${isKey ? "key" : "string"} holds a lone UTF-16 surrogate ${unit} at index ${index}; it is not valid Unicode and tokenizers fail on it`,
+      found: unit,
+    });
+  });
+  return issues;
+}
+
+function unsafeIntegerIssues(data: object): Issue[] {
+  const issues: Issue[] = [];
+  walk(data, (value, path, isKey) => {
+    if (
+      issues.length >= MAX_ISSUES ||
+      isKey ||
+      typeof value !== "number" ||
+      !Number.isInteger(value) ||
+      Number.isSafeInteger(value)
+    )
+      return;
+    issues.push({
+      code: "unsafe_integer",
+      severity: "warning",
+      path: formatPath(path),
+      message: `number beyond ±(2^53-1) cannot be exact: an integer here may have lost digits when parsed (read as ${value}); store ids as strings`,
+      found: String(value),
+    });
+  });
+  return issues;
+}
+
+/**
+ * Parses one record's text and appends what happens to it to `out`: the kept envelope (after its warnings), or one
+ * reject. `terminated` is false for the last line of an input that has no newline.
+ */
+export function parseRecord(text: string, origin: Origin, terminated: boolean, out: Entry[]): void {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (error) {
+    out.push(parseFailure(text, error, origin, terminated));
+    return;
+  }
+  if (typeof data !== "object" || data === null || Array.isArray(data)) {
+    out.push(
+      rejectEntry(text, origin, {
+        code: "not_an_object",
+        message: `expected a JSON object per record, found ${data === null ? "null" : Array.isArray(data) ? describeValue(data) : `${typeof data} ${describeValue(data)}`}`,
+      }),
+    );
+    return;
+  }
+
+  // Duplicate keys: JSON.parse keeps the last value silently.
+  sawUnsafeNumber = false;
+  const keys = countKeys(data);
+  const unsafeNumbers = sawUnsafeNumber;
+  if (mayHaveDuplicateKeys(text, keys)) {
+    const { duplicates } = scanJson(text, true);
+    if (duplicates.length > 0) {
+      const first = duplicates[0]!;
+      out.push(
+        rejectEntry(text, origin, {
+          code: "duplicate_key",
+          message: `duplicate key ${JSON.stringify(first.key)} at ${formatPath(first.path)}: JSON.parse would keep only the last value`,
+          issues: duplicates.map((d) => ({
+            code: "duplicate_key",
+            severity: "error" as const,
+            path: formatPath(d.path),
+            message: `key ${JSON.stringify(d.key)} appears more than once in the same object`,
+            found: JSON.stringify(d.key),
+          })),
+        }),
+      );
+      return;
+    }
+  }
+
+  if ((text.indexOf("\\ud") !== -1 || text.indexOf("\\uD") !== -1) && LONE_SURROGATE_ESCAPE.test(text)) {
+    const issues = loneSurrogateIssues(data);
+    if (issues.length > 0) {
+      out.push(
+        rejectEntry(text, origin, {
+          code: "lone_surrogate",
+          message: `lone UTF-16 surrogate escape at ${issues[0]!.path || "(record)"}: not valid Unicode`,
+          issues,
+        }),
+      );
+      return;
+    }
+  }
+
+  const item = envelope(data, origin);
+  if (unsafeNumbers) {
+    for (const issue of unsafeIntegerIssues(data)) out.push(new Routed(item, undefined, issue));
+  }
+  out.push(item);
+}

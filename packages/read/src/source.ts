@@ -1,0 +1,177 @@
+import type { FileHandle } from "node:fs/promises";
+import { open } from "node:fs/promises";
+import { pipeline, Readable } from "node:stream";
+import { createGunzip } from "node:zlib";
+import { CurateError } from "@curate/core";
+import { Decompress } from "fzstd";
+
+export type Compression = "none" | "gzip" | "zstd";
+
+/** Bytes per read from a file: large enough that the per-chunk `await` is noise, small enough to stay bounded. */
+export const FILE_CHUNK_BYTES = 1 << 20;
+/** fzstd decodes every complete block in what it is given; feeding it slices bounds what one push can produce. */
+const ZSTD_FEED_BYTES = 64 * 1024;
+
+/** A compressed stream that ends early or holds bytes its format does not allow. Becomes a `corrupt_input` reject. */
+export class DecompressError extends Error {
+  constructor(
+    readonly compression: Compression,
+    message: string,
+    options: { cause?: unknown } = {},
+  ) {
+    super(message, options);
+    this.name = "DecompressError";
+  }
+}
+
+function openError(shown: string, cause: unknown): CurateError {
+  const code = (cause as NodeJS.ErrnoException)?.code;
+  if (code === "ENOENT") {
+    return new CurateError("CURATE_INPUT_NOT_FOUND", `input not found: ${shown}`, { exitCode: 2, cause });
+  }
+  return new CurateError("CURATE_IO", `cannot read ${shown}: ${(cause as Error)?.message ?? String(cause)}`, {
+    exitCode: 2,
+    cause,
+  });
+}
+
+/**
+ * The raw bytes of a file, a fresh buffer per read (later stages keep slices of them). The file is closed however
+ * iteration ends, early exit included.
+ * @example for await (const chunk of fileChunks("/abs/data.jsonl", "data.jsonl")) hash.update(chunk);
+ */
+export async function* fileChunks(path: string, shown: string, chunkBytes = FILE_CHUNK_BYTES): AsyncGenerator<Buffer> {
+  let handle: FileHandle;
+  try {
+    handle = await open(path, "r");
+  } catch (cause) {
+    throw openError(shown, cause);
+  }
+  try {
+    for (;;) {
+      const buffer = Buffer.allocUnsafe(chunkBytes);
+      let bytesRead: number;
+      try {
+        ({ bytesRead } = await handle.read(buffer, 0, chunkBytes, null));
+      } catch (cause) {
+        throw openError(shown, cause);
+      }
+      if (bytesRead === 0) return;
+      yield bytesRead === chunkBytes ? buffer : buffer.subarray(0, bytesRead);
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The bytes of a readable stream (stdin), as Buffers even if someone set an encoding on it. */
+export async function* streamChunks(stream: NodeJS.ReadableStream): AsyncGenerator<Buffer> {
+  for await (const chunk of stream) yield typeof chunk === "string" ? Buffer.from(chunk, "utf8") : chunk;
+}
+
+/**
+ * Which compression `head` starts with, by magic bytes (names lie, and stdin has none).
+ * @example detectCompression(Buffer.from([0x1f, 0x8b, 8])); // "gzip"
+ */
+export function detectCompression(head: Uint8Array): Compression {
+  if (head[0] === 0x1f && head[1] === 0x8b) return "gzip";
+  if (head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) return "zstd";
+  return "none";
+}
+
+/**
+ * Decompresses `raw` if its first bytes say it is gzip or zstd; passes it through otherwise. Reports the
+ * compression through `found` before the first chunk. A corrupt or cut-off stream throws DecompressError after
+ * yielding everything decoded before the damage.
+ */
+export async function* decompress(
+  raw: AsyncIterable<Buffer>,
+  found: (compression: Compression) => void,
+): AsyncGenerator<Buffer> {
+  const iterator = raw[Symbol.asyncIterator]();
+  try {
+    let head: Buffer = Buffer.alloc(0);
+    let ended = false;
+    while (head.length < 4) {
+      const next = await iterator.next();
+      if (next.done) {
+        ended = true;
+        break;
+      }
+      head = head.length === 0 ? next.value : Buffer.concat([head, next.value]);
+    }
+    const compression = detectCompression(head);
+    found(compression);
+    async function* rest(): AsyncGenerator<Buffer> {
+      if (head.length > 0) yield head;
+      while (!ended) {
+        const next = await iterator.next();
+        if (next.done) return;
+        yield next.value;
+      }
+    }
+    if (compression === "gzip") yield* gunzip(rest());
+    else if (compression === "zstd") yield* unzstd(rest());
+    else yield* rest();
+  } finally {
+    await iterator.return?.();
+  }
+}
+
+/** node:zlib through a stream, so its output is pulled (back-pressure) rather than pushed into memory. */
+async function* gunzip(raw: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  const input = Readable.from(raw, { objectMode: false });
+  // Concatenated gzip members (what @curate/write's gzip output is) decode as one stream.
+  const inflate = createGunzip({ chunkSize: 256 * 1024 });
+  let readError: unknown;
+  input.on("error", (error) => {
+    readError = error;
+  });
+  pipeline(input, inflate, () => {});
+  try {
+    for await (const chunk of inflate) yield chunk as Buffer;
+  } catch (error) {
+    if (readError !== undefined) throw readError;
+    throw new DecompressError("gzip", `gzip data is corrupt or cut off (${(error as Error).message})`, {
+      cause: error,
+    });
+  } finally {
+    inflate.destroy();
+    // Wait until the raw source is closed (its file handle too) before going on.
+    if (!input.closed) {
+      await new Promise<void>((resolve) => {
+        input.once("close", resolve);
+        input.destroy();
+      });
+    }
+  }
+}
+
+/** Node 20 has no zstd in zlib; fzstd's streaming `Decompress` is pure JS and needs no native build. */
+async function* unzstd(raw: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  let out: Buffer[] = [];
+  const decoder = new Decompress((data) => {
+    if (data.length > 0) out.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+  });
+  const push = (bytes: Uint8Array, final: boolean) => {
+    try {
+      decoder.push(bytes, final);
+    } catch (error) {
+      throw new DecompressError("zstd", `zstd data is corrupt or cut off (${(error as Error).message})`, {
+        cause: error,
+      });
+    }
+  };
+  for await (const chunk of raw) {
+    for (let start = 0; start < chunk.length; start += ZSTD_FEED_BYTES) {
+      push(chunk.subarray(start, start + ZSTD_FEED_BYTES), false);
+      if (out.length > 0) {
+        const ready = out;
+        out = [];
+        yield* ready;
+      }
+    }
+  }
+  push(new Uint8Array(0), true);
+  yield* out;
+}

@@ -1,0 +1,99 @@
+import { JsonArraySplitter } from "./array.js";
+import { JsonlSplitter } from "./jsonl.js";
+import type { Entry } from "./record.js";
+
+export type Container = "jsonl" | "json-array";
+
+/**
+ * Turns one input's decompressed bytes into records: strips a UTF-8 BOM, then picks the container from the content
+ * (first non-whitespace byte `[` → one JSON array, anything else → JSONL), so stdin and misnamed files work.
+ * Leading whitespace is skipped without being held, however long it is.
+ * @example const s = new RecordSplitter("a.jsonl", 1 << 24); s.push(chunk, out); s.end(out);
+ */
+export class RecordSplitter {
+  container: Container | undefined;
+  private head: Buffer | undefined;
+  private bomChecked = false;
+  private inner: JsonlSplitter | JsonArraySplitter | undefined;
+  // Position while still looking for the first non-whitespace byte.
+  private lineBeforeContent = 1;
+  private column = 1;
+  private leadingBlankLines = 0;
+
+  constructor(
+    private readonly file: string,
+    private readonly maxLineBytes: number,
+  ) {}
+
+  get records(): number {
+    return this.inner?.records ?? 0;
+  }
+
+  /** The line the reader has reached (after `end`, the last line). */
+  get line(): number {
+    return this.inner ? this.inner.currentLine : this.lineBeforeContent;
+  }
+
+  get blankLines(): number {
+    return this.leadingBlankLines + (this.inner instanceof JsonlSplitter ? this.inner.blankLines : 0);
+  }
+
+  push(chunk: Buffer, out: Entry[]): void {
+    if (this.inner) {
+      this.inner.push(chunk, out);
+      return;
+    }
+    if (!this.bomChecked) {
+      // The BOM may arrive split over tiny chunks (stdin); hold up to 3 bytes until it can be checked.
+      if (this.head) chunk = Buffer.concat([this.head, chunk]);
+      if (chunk.length < 3) {
+        this.head = chunk;
+        return;
+      }
+      this.head = undefined;
+      this.bomChecked = true;
+      if (chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) chunk = chunk.subarray(3);
+    }
+    this.detect(chunk, out);
+  }
+
+  private detect(chunk: Buffer, out: Entry[]): void {
+    let i = 0;
+    for (; i < chunk.length; i++) {
+      const c = chunk[i];
+      if (c === 10) {
+        this.lineBeforeContent++;
+        this.column = 1;
+        this.leadingBlankLines++;
+      } else if (c === 32 || c === 9 || c === 13) this.column++;
+      else break;
+    }
+    if (i === chunk.length) return;
+    if (chunk[i] === 91 /* [ */) {
+      this.container = "json-array";
+      // Newlines before the array are not blank lines of a JSONL file.
+      this.leadingBlankLines = 0;
+      this.inner = new JsonArraySplitter(this.file, this.maxLineBytes, this.lineBeforeContent, this.column + 1);
+      this.inner.push(chunk.subarray(i + 1), out);
+    } else {
+      this.container = "jsonl";
+      this.inner = new JsonlSplitter(this.file, this.maxLineBytes, this.lineBeforeContent, this.column);
+      this.inner.push(chunk.subarray(i), out);
+    }
+  }
+
+  /** The input ended: flushes the last record. An input of only whitespace is JSONL with blank lines. */
+  end(out: Entry[]): void {
+    if (!this.bomChecked && this.head) {
+      const head = this.head;
+      this.head = undefined;
+      this.bomChecked = true;
+      this.detect(head, out);
+    }
+    if (this.inner) this.inner.end(out);
+    else {
+      this.container = "jsonl";
+      if (this.column > 1) this.leadingBlankLines++;
+    }
+  }
+}

@@ -1,0 +1,27 @@
+import type { Compression } from "./source.js";
+import type { Container } from "./splitter.js";
+
+export interface ReadOptions {
+  /** Longest line accepted, in bytes (default 16 MiB). Longer lines become `line_too_long` rejects without buffering them whole. */
+  maxLineBytes?: number;
+  /** Stream used for "-" (default process.stdin). */
+  stdin?: NodeJS.ReadableStream;
+  /** Called with raw (on-disk, possibly compressed) bytes as they are read, for progress bars. */
+  onBytes?: (bytes: number) => void;
+  /** Base for relative paths and globs (default `process.cwd()`). */
+  cwd?: string;
+}
+
+/** Per-input statistics, filled while reading, final when the source is exhausted. */
+export interface InputStats {
+  path: string;
+  /** Raw bytes read (compressed size for compressed inputs). */
+  bytes: number;
+  /** Hex SHA-256 of the raw file bytes; empty until the input has been read to its end. */
+  sha256: string;
+  /** Records read: kept and rejected, not counting blank lines. */
+  records: number;
+  blankLines: number;
+  compression: Compression;
+  container: Container;
+}

@@ -1,0 +1,711 @@
+import { CurateError, type Envelope, type Source, type Stage, type StageContext, UsageError } from "@curate/core";
+import { trainingText } from "@curate/formats";
+import { contentHash, normalizeText, stableJson, unitPosition } from "./hash.js";
+import { forEachNgram, NgramIndex } from "./ngram.js";
+import { type FieldPath, parseFieldPath, valueAt } from "./path.js";
+import { roundTable } from "./rounding.js";
+import { checkRatios, checkSizes, parseRatios, type SplitTarget } from "./spec.js";
+import { Spill } from "./spill.js";
+
+/**
+ * The split used when none is given.
+ * @example split({ ratios: DEFAULT_RATIOS });
+ */
+export const DEFAULT_RATIOS = "train=0.9,validation=0.05,test=0.05";
+
+export interface SplitOptions {
+  /**
+   * Fractions per split, in order: `{ train: 0.9, validation: 0.05, test: 0.05 }` or `"train=0.9,test=0.1"`.
+   * Default `train=0.9,validation=0.05,test=0.05`. Not together with `sizes`.
+   */
+  readonly ratios?: Readonly<Record<string, number>> | string;
+  /** Absolute held-out sizes in records, e.g. `{ test: 500, validation: 500 }`; the training split gets the rest. */
+  readonly sizes?: Readonly<Record<string, number>>;
+  /** Name of the training split (default `train`; in ratio mode without a `train`, the first split). */
+  readonly train?: string;
+  /** Seed mixed into every position; another seed gives another, equally valid split. Default `0`. */
+  readonly seed?: string | number;
+  /** Field path whose value identifies a record (`id`, `meta.uid`). Default: the record's content hash. */
+  readonly key?: string;
+  /** Field path to stratify by: each stratum gets the split proportions within one record. */
+  readonly stratifyBy?: string;
+  /** Field path naming a group (`conversation_id`) that must never straddle two splits. */
+  readonly groupBy?: string;
+  /** Keep records that share `meta.cluster` (a near-duplicate cluster from dedup) in one split. Default true. */
+  readonly keepClusters?: boolean;
+  /**
+   * Overlap check between the training split and each held-out split: exact (normalised content) and word
+   * n-grams. Default `{ ngram: 13 }`; `false` turns it off.
+   */
+  readonly leakage?: false | { readonly ngram?: number; readonly examples?: number };
+  /** Folder for the temp file that holds records between the two passes (default: the OS temp folder). */
+  readonly tempDir?: string;
+  /** Serialised bytes held in memory before records spill to the temp file (default 64 MiB). */
+  readonly memoryBytes?: number;
+  /** Called once with the report when the stage has yielded its last record. */
+  readonly onReport?: (report: SplitReport) => void;
+}
+
+/** Per split: the target and what it got. */
+export interface SplitSummary {
+  readonly name: string;
+  /** Ratio mode: the fraction. Size mode: the requested size (the training split: the records left over). */
+  readonly target: number;
+  readonly records: number;
+  /** Assignment units (records, groups or clusters) in the split. */
+  readonly units: number;
+}
+
+/** One stratum: its records and how they were divided, with the fractional targets they were rounded from. */
+export interface StratumSummary {
+  /** The stratum's value as text; null for records without the field. */
+  readonly value: string | null;
+  readonly records: number;
+  readonly counts: Readonly<Record<string, number>>;
+  readonly targets: Readonly<Record<string, number>>;
+}
+
+/** A held-out record that overlaps the training split, and one training record it overlaps. */
+export interface LeakExample {
+  readonly kind: "exact" | "ngram";
+  readonly heldOut: Source;
+  readonly train: Source;
+}
+
+/** Overlap between the training split and one held-out split. */
+export interface SplitLeakage {
+  readonly records: number;
+  /** Held-out records whose normalised content equals a training record's. */
+  readonly exact: number;
+  /** Held-out records sharing at least one word n-gram with a training record (exact ones included). */
+  readonly ngram: number;
+  readonly examples: readonly LeakExample[];
+}
+
+export interface LeakageReport {
+  readonly ngram: number;
+  readonly train: string;
+  readonly splits: Readonly<Record<string, SplitLeakage>>;
+}
+
+/** What the split stage did, for the manifest. */
+export interface SplitReport {
+  readonly mode: "ratio" | "size";
+  readonly seed: string;
+  /** `content` (the content hash) or the key's field path. */
+  readonly key: string;
+  readonly stratifyBy?: string;
+  readonly groupBy?: string;
+  readonly keepClusters: boolean;
+  readonly train: string;
+  readonly records: number;
+  /** Assignment units: records, or groups and clusters, each placed whole. */
+  readonly units: number;
+  readonly splits: readonly SplitSummary[];
+  /** Records whose key, stratum or group field was missing (they fell back to the content hash / own stratum). */
+  readonly missing: { readonly key: number; readonly stratum: number; readonly group: number };
+  /** Units joined because records of different groups shared a near-duplicate cluster. */
+  readonly joinedByClusters: number;
+  /** Per stratum (first 1,000 by value), when stratified. */
+  readonly strata?: readonly StratumSummary[];
+  readonly strataCount?: number;
+  readonly leakage?: LeakageReport;
+  /** Memory held per record between the passes (typed arrays), and bytes spilled to disk. */
+  readonly memory: { readonly bytesPerRecord: number; readonly spillBytes: number };
+}
+
+/** The split stage: a Stage that also tells the writer its split names and, after a run, its report. */
+export interface SplitStage extends Stage {
+  /** Split names in file order (the training split first). */
+  readonly splits: readonly string[];
+  /** The training split's name. */
+  readonly train: string;
+  /** The last finished run's report (undefined before a run completes). */
+  readonly report: SplitReport | undefined;
+}
+
+const MAX_STRATA_IN_REPORT = 1000;
+
+/** A growable typed array: 8 bytes per value, not the 16+ of a JS array that has held a non-integer. */
+class Float64Column {
+  values = new Float64Array(1024);
+  length = 0;
+  push(value: number): void {
+    if (this.length === this.values.length) {
+      const next = new Float64Array(this.values.length * 2);
+      next.set(this.values);
+      this.values = next;
+    }
+    this.values[this.length++] = value;
+  }
+}
+
+class Int32Column {
+  values = new Int32Array(1024);
+  length = 0;
+  push(value: number): void {
+    if (this.length === this.values.length) {
+      const next = new Int32Array(this.values.length * 2);
+      next.set(this.values);
+      this.values = next;
+    }
+    this.values[this.length++] = value;
+  }
+}
+
+function label(value: unknown): string {
+  return typeof value === "string" ? value : stableJson(value);
+}
+
+/**
+ * Assigns every record to a split, deterministically from a hash of (seed, key), and yields it with
+ * `meta.split` set. Nothing is rejected or dropped: every record comes out with a split.
+ *
+ * - Ratio mode: a unit's split is decided by its position alone, so adding records never moves an existing one
+ *   (append-stable); each split's size is its ratio up to sampling noise (binomial, ±2√(n·p·(1−p))).
+ * - Stratified (`stratifyBy`): within each stratum, units are ranked by position and cut so that every stratum's
+ *   split counts are its targets rounded down or up (within one record), with split totals rounded consistently.
+ *   Appending can move old units that sit next to a cut; typically O(√new) per cut and stratum.
+ * - Size mode (`sizes`): held-out splits take the units with the smallest positions, in the order given, up to
+ *   their exact size; the training split gets the rest. Appending never moves an old training record into a
+ *   held-out split; it can push at most as many old held-out records out (towards later splits) as it adds.
+ * - Groups (`groupBy`) and near-duplicate clusters (`meta.cluster`) are units: placed whole, never split.
+ *
+ * The split a record gets does not depend on input order (positions are hashes, ties are whole units); the
+ * order of records within each split follows the input. Two passes: records spill to a temp file while compact
+ * arrays (13–17 bytes per record) hold positions and strata.
+ * @example
+ * await pipeline([readJsonl("data.jsonl"), split({ ratios: "train=0.9,test=0.1", seed: 7, groupBy: "conversation_id" })]);
+ */
+export function split(options: SplitOptions = {}): SplitStage {
+  if (options.ratios !== undefined && options.sizes !== undefined) {
+    throw new UsageError("split(): give either ratios (--split) or absolute sizes (--test-size …), not both");
+  }
+  const mode: "ratio" | "size" = options.sizes !== undefined ? "size" : "ratio";
+  let targets: SplitTarget[];
+  let train: string;
+  if (mode === "size") {
+    train = options.train ?? "train";
+    targets = checkSizes(options.sizes!, train);
+  } else {
+    const ratios = options.ratios ?? DEFAULT_RATIOS;
+    targets = checkRatios(typeof ratios === "string" ? parseRatios(ratios) : ratios);
+    train = options.train ?? (targets.some((t) => t.name === "train") ? "train" : targets[0]!.name);
+    if (!targets.some((t) => t.name === train)) {
+      throw new UsageError(
+        `split(): the training split "${train}" is not among ${targets.map((t) => t.name).join(", ")}`,
+      );
+    }
+  }
+  const seed = String(options.seed ?? 0);
+  const keyPath = options.key === undefined ? undefined : parseFieldPath(options.key, "--key");
+  const stratumPath = options.stratifyBy === undefined ? undefined : parseFieldPath(options.stratifyBy, "--stratify-by");
+  const groupPath = options.groupBy === undefined ? undefined : parseFieldPath(options.groupBy, "--group-by");
+  const keepClusters = options.keepClusters ?? true;
+  const leakage = options.leakage === false ? undefined : { ngram: 13, examples: 5, ...options.leakage };
+  if (leakage && (!Number.isSafeInteger(leakage.ngram) || leakage.ngram < 1)) {
+    throw new UsageError(`split(): leakage.ngram must be a whole number ≥ 1, found ${String(leakage.ngram)}`);
+  }
+  if (options.memoryBytes !== undefined && !(options.memoryBytes >= 0)) {
+    throw new UsageError(`split(): memoryBytes must be ≥ 0, found ${String(options.memoryBytes)}`);
+  }
+
+  const settings: Settings = {
+    mode,
+    targets,
+    train,
+    seed,
+    keyPath,
+    stratumPath,
+    groupPath,
+    keepClusters,
+    leakage,
+    options,
+  };
+  const state: { report: SplitReport | undefined } = { report: undefined };
+  const stage = async function* split(source: AsyncIterable<Envelope>, ctx: StageContext) {
+    const report = yield* runSplit(settings, source, ctx);
+    state.report = report;
+    options.onReport?.(report);
+  };
+  // Files are written training split first, then the held-out splits in the order given.
+  const names = [train, ...targets.map((t) => t.name).filter((n) => n !== train)];
+  return Object.defineProperties(stage, {
+    splits: { value: names, enumerable: true },
+    train: { value: train, enumerable: true },
+    report: { get: () => state.report, enumerable: true },
+  }) as unknown as SplitStage;
+}
+
+interface Settings {
+  readonly mode: "ratio" | "size";
+  readonly targets: readonly SplitTarget[];
+  readonly train: string;
+  readonly seed: string;
+  readonly keyPath: FieldPath | undefined;
+  readonly stratumPath: FieldPath | undefined;
+  readonly groupPath: FieldPath | undefined;
+  readonly keepClusters: boolean;
+  readonly leakage: { readonly ngram: number; readonly examples: number } | undefined;
+  readonly options: SplitOptions;
+}
+
+function missingIssue(code: string, option: string, path: string, fallback: string) {
+  return {
+    code,
+    severity: "warning" as const,
+    path,
+    message: `${option} ${path}: field missing; ${fallback}`,
+    expected: "a value",
+    found: "nothing (field missing)",
+  };
+}
+
+async function* runSplit(
+  settings: Settings,
+  source: AsyncIterable<Envelope>,
+  ctx: StageContext,
+): AsyncGenerator<Envelope, SplitReport> {
+  const { targets, seed, keyPath, stratumPath, groupPath } = settings;
+  const spill = new Spill({
+    ...(settings.options.tempDir !== undefined ? { dir: settings.options.tempDir } : {}),
+    ...(settings.options.memoryBytes !== undefined ? { memoryBytes: settings.options.memoryBytes } : {}),
+  });
+  const positions = new Float64Column();
+  const strata = stratumPath ? new Int32Column() : undefined;
+  const strataIds = new Map<string, number>();
+  const strataLabels: (string | null)[] = [];
+  // (group position, cluster position) pairs: records whose group and near-duplicate cluster must be joined.
+  const joins: number[] = [];
+  const missing = { key: 0, stratum: 0, group: 0 };
+  const keyName = settings.options.key ?? "content";
+
+  try {
+    // Pass 1: store every record, remember only its unit's position (and stratum).
+    for await (const item of source) {
+      spill.append(item);
+      const data = item.data;
+      let recordKey: string | undefined;
+      if (keyPath) {
+        const value = valueAt(data, keyPath);
+        if (value === undefined || value === null) {
+          missing.key++;
+          ctx.warn(item, missingIssue("split_key_missing", "--key", keyName, "the content hash is used instead"));
+        } else recordKey = `r:${stableJson(value)}`;
+      }
+      recordKey ??= `r:${contentHash(data)}`;
+
+      const cluster = settings.keepClusters ? item.meta?.cluster : undefined;
+      const clusterKey = typeof cluster === "string" || typeof cluster === "number" ? `m:${cluster}` : undefined;
+      let groupKey: string | undefined;
+      if (groupPath) {
+        const value = valueAt(data, groupPath);
+        if (value === undefined || value === null) {
+          missing.group++;
+          ctx.warn(
+            item,
+            missingIssue("split_group_missing", "--group-by", settings.options.groupBy!, "the record is its own group"),
+          );
+        } else groupKey = `g:${stableJson(value)}`;
+      }
+      let position: number;
+      if (groupKey !== undefined) {
+        position = unitPosition(seed, groupKey);
+        if (clusterKey !== undefined) joins.push(position, unitPosition(seed, clusterKey));
+      } else {
+        position = unitPosition(seed, clusterKey ?? recordKey);
+      }
+      positions.push(position);
+
+      if (strata) {
+        const value = valueAt(data, stratumPath!);
+        let id: number | undefined;
+        const mapKey = value === undefined || value === null ? "" : `=${label(value)}`;
+        id = strataIds.get(mapKey);
+        if (id === undefined) {
+          id = strataLabels.length;
+          strataIds.set(mapKey, id);
+          strataLabels.push(mapKey === "" ? null : mapKey.slice(1));
+        }
+        if (mapKey === "") {
+          missing.stratum++;
+          ctx.warn(
+            item,
+            missingIssue(
+              "split_stratum_missing",
+              "--stratify-by",
+              settings.options.stratifyBy!,
+              "the record joins the stratum of records without it",
+            ),
+          );
+        }
+        strata.push(id);
+      }
+    }
+
+    const n = spill.count;
+    const pos = positions.values.subarray(0, n);
+    const joinedByClusters = joins.length > 0 ? joinUnits(pos, joins) : 0;
+
+    // Strata are numbered by value, not by first appearance, so that input order cannot matter.
+    let stratumOf: Int32Array | undefined;
+    let sortedLabels: (string | null)[] = [];
+    if (strata) {
+      const order = strataLabels.map((_, i) => i).sort((a, b) => compareLabels(strataLabels[a]!, strataLabels[b]!));
+      const rank = new Int32Array(order.length);
+      order.forEach((id, r) => {
+        rank[id] = r;
+      });
+      sortedLabels = order.map((id) => strataLabels[id]!);
+      stratumOf = strata.values.subarray(0, n).map((id) => rank[id]!);
+    }
+
+    const assignment = assign(settings, pos, stratumOf, sortedLabels.length);
+    const { splitOf } = assignment;
+    const trainIndex = targets.findIndex((t) => t.name === settings.train);
+    const perSplit = targets.map(() => 0);
+    for (let i = 0; i < n; i++) perSplit[splitOf[i]!]!++;
+
+    // Pass 2: yield every record with its split. With the leakage check on, held-out records come first (they
+    // fill the index that training records are checked against); each split's records stay in input order.
+    const tag = (item: Envelope, j: number): Envelope => ({
+      ...item,
+      meta: { ...item.meta, split: targets[j]!.name },
+    });
+    let leakageReport: LeakageReport | undefined;
+    const heldOutCount = n - perSplit[trainIndex]!;
+    if (settings.leakage && heldOutCount > 0 && perSplit[trainIndex]! > 0) {
+      const check = new LeakageCheck(settings.leakage.ngram, settings.leakage.examples, heldOutCount);
+      for (const [i, item] of spill.entries((i) => splitOf[i] !== trainIndex)) {
+        check.addHeldOut(item, splitOf[i]!);
+        yield tag(item, splitOf[i]!);
+      }
+      for (const [i, item] of spill.entries((i) => splitOf[i] === trainIndex)) {
+        check.checkTrain(item);
+        yield tag(item, trainIndex);
+      }
+      leakageReport = check.report(targets, trainIndex, perSplit);
+    } else {
+      for (const [i, item] of spill.entries()) yield tag(item, splitOf[i]!);
+      if (settings.leakage) leakageReport = emptyLeakage(settings, targets, trainIndex, perSplit);
+    }
+
+    const bytesPerRecord = 8 + 1 + (strata ? 4 : 0) + (assignment.sorted ? 4 : 0);
+    return {
+      mode: settings.mode,
+      seed,
+      key: keyName,
+      ...(settings.options.stratifyBy !== undefined ? { stratifyBy: settings.options.stratifyBy } : {}),
+      ...(settings.options.groupBy !== undefined ? { groupBy: settings.options.groupBy } : {}),
+      keepClusters: settings.keepClusters,
+      train: settings.train,
+      records: n,
+      units: assignment.units,
+      splits: targets.map((t, j) => ({
+        name: t.name,
+        target: t.value < 0 ? n - targets.reduce((sum, x) => sum + Math.max(0, x.value), 0) : t.value,
+        records: perSplit[j]!,
+        units: assignment.unitsPerSplit[j]!,
+      })),
+      missing,
+      joinedByClusters,
+      ...(strata
+        ? {
+            strata: assignment.strata.slice(0, MAX_STRATA_IN_REPORT).map((s, index) => ({
+              value: sortedLabels[index]!,
+              records: s.records,
+              counts: Object.fromEntries(targets.map((t, j) => [t.name, s.counts[j]!])),
+              targets: Object.fromEntries(targets.map((t, j) => [t.name, round6(s.targets[j]!)])),
+            })),
+            strataCount: sortedLabels.length,
+          }
+        : {}),
+      ...(leakageReport ? { leakage: leakageReport } : {}),
+      memory: { bytesPerRecord, spillBytes: spill.diskBytes },
+    } satisfies SplitReport;
+  } finally {
+    spill.dispose();
+  }
+}
+
+function round6(x: number): number {
+  return Math.round(x * 1e6) / 1e6;
+}
+
+/** Orders stratum labels by value; records without the field (null) come first. */
+function compareLabels(a: string | null, b: string | null): number {
+  if (a === b) return 0;
+  if (a === null) return -1;
+  if (b === null) return 1;
+  return a < b ? -1 : 1;
+}
+
+/**
+ * Joins groups that share a near-duplicate cluster (union–find over unit positions): every record of a joined
+ * component takes the component's smallest position, which is independent of input order. Returns how many
+ * groups were folded into another group's split.
+ */
+function joinUnits(pos: Float64Array, joins: readonly number[]): number {
+  const parent = new Map<number, number>();
+  const find = (x: number): number => {
+    let root = x;
+    while (parent.get(root) !== root) root = parent.get(root)!;
+    let node = x;
+    while (node !== root) {
+      const up = parent.get(node)!;
+      parent.set(node, root);
+      node = up;
+    }
+    return root;
+  };
+  for (const p of joins) if (!parent.has(p)) parent.set(p, p);
+  for (let i = 0; i < joins.length; i += 2) {
+    const a = find(joins[i]!);
+    const b = find(joins[i + 1]!);
+    // The smaller position becomes the root, so a component's root is its smallest member's position.
+    if (a < b) parent.set(b, a);
+    else if (b < a) parent.set(a, b);
+  }
+  const groups = new Set<number>();
+  const components = new Set<number>();
+  for (let i = 0; i < joins.length; i += 2) {
+    groups.add(joins[i]!);
+    components.add(find(joins[i]!));
+  }
+  const joined = groups.size - components.size;
+  for (let i = 0; i < pos.length; i++) {
+    if (parent.has(pos[i]!)) pos[i] = find(pos[i]!);
+  }
+  return joined;
+}
+
+interface Assignment {
+  readonly splitOf: Uint8Array;
+  readonly units: number;
+  readonly unitsPerSplit: number[];
+  readonly strata: { records: number; counts: number[]; targets: number[] }[];
+  /** Whether an order array (4 bytes per record) was needed. */
+  readonly sorted: boolean;
+}
+
+function assign(
+  settings: Settings,
+  pos: Float64Array,
+  stratumOf: Int32Array | undefined,
+  strataCount: number,
+): Assignment {
+  const { targets, mode } = settings;
+  const n = pos.length;
+  const splitOf = new Uint8Array(n);
+  const unitsPerSplit = targets.map(() => 0);
+
+  if (mode === "ratio" && !stratumOf) {
+    // Fixed thresholds on the position: append-stable by construction.
+    const bounds: number[] = [];
+    let cumulative = 0;
+    for (const t of targets) bounds.push((cumulative += t.value));
+    bounds[bounds.length - 1] = Number.POSITIVE_INFINITY;
+    const splitAt = (p: number) => {
+      let j = 0;
+      while (p >= bounds[j]!) j++;
+      return j;
+    };
+    for (let i = 0; i < n; i++) splitOf[i] = splitAt(pos[i]!);
+    // Units are distinct positions; a sorted copy counts them without a Set (8 transient bytes per record).
+    const sorted = Float64Array.from(pos).sort();
+    let units = 0;
+    for (let r = 0; r < n; r++) {
+      if (r > 0 && sorted[r] === sorted[r - 1]) continue;
+      units++;
+      unitsPerSplit[splitAt(sorted[r]!)]!++;
+    }
+    return { splitOf, units, unitsPerSplit, strata: [], sorted: false };
+  }
+
+  // Rank records by position; a unit is a run of equal positions.
+  const order = new Uint32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  order.sort((a, b) => pos[a]! - pos[b]! || a - b);
+  const unitStart: number[] = [];
+  for (let r = 0; r < n; r++) if (r === 0 || pos[order[r]!] !== pos[order[r - 1]!]) unitStart.push(r);
+  const unitCount = unitStart.length;
+  unitStart.push(n);
+
+  // A unit's stratum: the most common among its records, ties to the smallest value — order-independent.
+  const strataTotal = Math.max(1, strataCount);
+  const unitStratum = new Int32Array(unitCount);
+  if (stratumOf) {
+    for (let u = 0; u < unitCount; u++) {
+      const from = unitStart[u]!;
+      const to = unitStart[u + 1]!;
+      if (to - from === 1) {
+        unitStratum[u] = stratumOf[order[from]!]!;
+        continue;
+      }
+      const tally = new Map<number, number>();
+      for (let r = from; r < to; r++) {
+        const s = stratumOf[order[r]!]!;
+        tally.set(s, (tally.get(s) ?? 0) + 1);
+      }
+      let best = -1;
+      let bestCount = 0;
+      for (const [s, c] of tally) if (c > bestCount || (c === bestCount && s < best)) [best, bestCount] = [s, c];
+      unitStratum[u] = best;
+    }
+  }
+
+  const records = new Array<number>(strataTotal).fill(0);
+  for (let u = 0; u < unitCount; u++) records[unitStratum[u]!]! += unitStart[u + 1]! - unitStart[u]!;
+
+  // Fractional targets per stratum and split, then one consistent whole-number rounding of the table.
+  let shares: number[];
+  if (mode === "ratio") {
+    shares = targets.map((t) => t.value);
+  } else {
+    const heldOut = targets.reduce((sum, t) => sum + Math.max(0, t.value), 0);
+    if (heldOut > n && n > 0) {
+      const asked = targets
+        .filter((t) => t.value >= 0)
+        .map((t) => `${t.name} ${t.value}`)
+        .join(" + ");
+      throw new CurateError(
+        "CURATE_SPLIT_SIZE",
+        `split: the held-out sizes (${asked} = ${heldOut}) exceed the ${n} records that reached the split stage`,
+        { exitCode: 2 },
+      );
+    }
+    shares = targets.map((t) => (n === 0 ? 0 : (t.value < 0 ? n - heldOut : t.value) / n));
+  }
+  const table = records.map((r) => cellTargets(r, shares));
+  const counts = roundTable(table, records);
+
+  // Cut each stratum's units, in position order, at the cumulative counts: a unit goes where its middle falls.
+  const cursor = new Array<number>(strataTotal).fill(0);
+  const bounds = counts.map((row) => {
+    let c = 0;
+    return row.map((x) => (c += x));
+  });
+  for (let u = 0; u < unitCount; u++) {
+    const s = unitStratum[u]!;
+    const size = unitStart[u + 1]! - unitStart[u]!;
+    const middle = cursor[s]! + size / 2;
+    const b = bounds[s]!;
+    let j = 0;
+    while (j < b.length - 1 && middle >= b[j]!) j++;
+    cursor[s]! += size;
+    unitsPerSplit[j]!++;
+    for (let r = unitStart[u]!; r < unitStart[u + 1]!; r++) splitOf[order[r]!] = j;
+  }
+
+  const strata = records.map((r, s) => {
+    const got = targets.map(() => 0);
+    return { records: r, counts: got, targets: table[s]! };
+  });
+  for (let i = 0; i < n; i++) strata[stratumOf ? stratumOf[i]! : 0]!.counts[splitOf[i]!]!++;
+  return { splitOf, units: unitCount, unitsPerSplit, strata, sorted: true };
+}
+
+/** `records × share` per split, built from cumulative shares so the row sums to `records` exactly. */
+function cellTargets(records: number, shares: readonly number[]): number[] {
+  const cells: number[] = [];
+  let cumulative = 0;
+  let previous = 0;
+  shares.forEach((share, j) => {
+    cumulative += share;
+    const upTo = j === shares.length - 1 ? records : Math.min(records, records * cumulative);
+    cells.push(Math.max(0, upTo - previous));
+    previous = upTo;
+  });
+  return cells;
+}
+
+function emptyLeakage(
+  settings: Settings,
+  targets: readonly SplitTarget[],
+  trainIndex: number,
+  perSplit: readonly number[],
+): LeakageReport {
+  const splits: Record<string, SplitLeakage> = {};
+  targets.forEach((t, j) => {
+    if (j !== trainIndex) splits[t.name] = { records: perSplit[j]!, exact: 0, ngram: 0, examples: [] };
+  });
+  return { ngram: settings.leakage!.ngram, train: settings.train, splits };
+}
+
+/**
+ * Exact and n-gram overlap between held-out records (indexed first) and training records (checked after).
+ * Memory grows with the held-out splits only: one Map entry per held-out record, and the n-gram table.
+ */
+class LeakageCheck {
+  private readonly exactIndex = new Map<string, number[]>();
+  private readonly ngrams: NgramIndex;
+  private readonly heldSplit: Uint8Array;
+  private readonly heldSource: Source[] = [];
+  private readonly exact: Uint8Array;
+  private readonly overlap: Uint8Array;
+  private readonly examples: LeakExample[][] = [];
+  private count = 0;
+
+  constructor(
+    private readonly n: number,
+    private readonly maxExamples: number,
+    heldOut: number,
+  ) {
+    this.ngrams = new NgramIndex(Math.min(heldOut * 16, 1 << 20));
+    this.heldSplit = new Uint8Array(heldOut);
+    this.exact = new Uint8Array(heldOut);
+    this.overlap = new Uint8Array(heldOut);
+  }
+
+  addHeldOut(item: Envelope, split: number): void {
+    const doc = this.count++;
+    this.heldSplit[doc] = split;
+    this.heldSource.push(item.source);
+    const hash = contentHash(item.data);
+    const docs = this.exactIndex.get(hash);
+    if (docs) docs.push(doc);
+    else this.exactIndex.set(hash, [doc]);
+    forEachNgram(normalizeText(trainingText(item.data)), this.n, (hi, lo) => this.ngrams.add(hi, lo, doc));
+  }
+
+  checkTrain(item: Envelope): void {
+    const docs = this.exactIndex.get(contentHash(item.data));
+    if (docs) {
+      for (const doc of docs) {
+        if (this.exact[doc]) continue;
+        this.exact[doc] = 1;
+        this.note(doc, "exact", item.source);
+      }
+    }
+    forEachNgram(normalizeText(trainingText(item.data)), this.n, (hi, lo) =>
+      this.ngrams.take(hi, lo, (doc) => {
+        if (this.overlap[doc]) return;
+        this.overlap[doc] = 1;
+        if (!this.exact[doc]) this.note(doc, "ngram", item.source);
+      }),
+    );
+  }
+
+  private note(doc: number, kind: LeakExample["kind"], train: Source): void {
+    const split = this.heldSplit[doc]!;
+    const list = (this.examples[split] ??= []);
+    if (list.length < this.maxExamples) list.push({ kind, heldOut: this.heldSource[doc]!, train });
+  }
+
+  report(targets: readonly SplitTarget[], trainIndex: number, perSplit: readonly number[]): LeakageReport {
+    const splits: Record<string, SplitLeakage> = {};
+    targets.forEach((t, j) => {
+      if (j === trainIndex) return;
+      let exact = 0;
+      let ngram = 0;
+      for (let doc = 0; doc < this.count; doc++) {
+        if (this.heldSplit[doc] !== j) continue;
+        // An exact copy overlaps in every n-gram; counting it here keeps "ngram" ⊇ "exact" for short records too.
+        if (this.exact[doc]) exact++;
+        if (this.overlap[doc] || this.exact[doc]) ngram++;
+      }
+      splits[t.name] = { records: perSplit[j]!, exact, ngram, examples: this.examples[j] ?? [] };
+    });
+    return { ngram: this.n, train: targets[trainIndex]!.name, splits };
+  }
+}

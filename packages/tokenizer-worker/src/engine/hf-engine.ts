@@ -1,0 +1,268 @@
+import { BytePairEncoder } from "./bpe.js";
+import { BpeEngine, IdBuffer } from "./engine.js";
+import { type Scanner, scannerFor } from "./pretokenize.js";
+import { ByteTable, PairTable } from "./tables.js";
+
+/** An added token from `tokenizer.json` (`<|im_start|>`, `<|eot_id|>`, ...). */
+export interface AddedToken {
+  readonly id: number;
+  readonly content: string;
+  readonly special: boolean;
+  readonly lstrip: boolean;
+  readonly rstrip: boolean;
+  readonly single_word: boolean;
+  readonly normalized: boolean;
+}
+
+type Json = Record<string, unknown>;
+
+/** GPT-2's byte ↔ printable-character table, which byte-level BPE vocabularies are written in. */
+function byteLevelAlphabet(): Map<number, number> {
+  const bytes: number[] = [];
+  for (let b = 0x21; b <= 0x7e; b++) bytes.push(b);
+  for (let b = 0xa1; b <= 0xac; b++) bytes.push(b);
+  for (let b = 0xae; b <= 0xff; b++) bytes.push(b);
+  const chars = [...bytes];
+  let extra = 0;
+  for (let b = 0; b < 256; b++) {
+    if (!bytes.includes(b)) {
+      bytes.push(b);
+      chars.push(256 + extra++);
+    }
+  }
+  const charToByte = new Map<number, number>();
+  bytes.forEach((b, i) => charToByte.set(chars[i]!, b));
+  return charToByte;
+}
+
+function tokenBytes(token: string, charToByte: Map<number, number>): Uint8Array | undefined {
+  const out = new Uint8Array(token.length);
+  for (let i = 0; i < token.length; i++) {
+    const b = charToByte.get(token.charCodeAt(i));
+    if (b === undefined) return undefined;
+    out[i] = b;
+  }
+  return out;
+}
+
+/**
+ * Why the fast engine cannot run this `tokenizer.json` (the caller then uses `@huggingface/tokenizers`), or undefined
+ * when it can. Supported: byte-level BPE with a `Split` regex this package implements (the Llama 3, Qwen 2/3,
+ * cl100k and GPT-2 patterns), an optional NFC normalizer, and added tokens without `single_word`.
+ */
+export function unsupportedReason(json: Json): string | undefined {
+  const normalizer = json.normalizer as Json | null | undefined;
+  if (normalizer != null && normalizer.type !== "NFC") return `normalizer ${String(normalizer.type)}`;
+  if (pattern(json) === undefined) return "pre-tokenizer";
+  const model = json.model as Json | undefined;
+  if (model?.type !== "BPE") return `model ${String(model?.type)}`;
+  if (model.dropout != null && model.dropout !== 0) return "BPE dropout";
+  if (model.byte_fallback === true) return "byte_fallback";
+  if (model.continuing_subword_prefix) return "continuing_subword_prefix";
+  if (model.end_of_word_suffix) return "end_of_word_suffix";
+  const added = (json.added_tokens ?? []) as AddedToken[];
+  if (added.some((t) => t.single_word)) return "single_word added tokens";
+  if (added.some((t) => t.normalized && normalizer != null && /[^\x20-\x7e]/.test(t.content)))
+    return "normalized non-ASCII added tokens";
+  return undefined;
+}
+
+/** The `Split` regex of a `Sequence[Split, ByteLevel(use_regex: false)]` pre-tokenizer, or GPT-2's for `ByteLevel`. */
+function pattern(json: Json): Scanner | undefined {
+  const pre = json.pre_tokenizer as Json | null | undefined;
+  if (pre == null) return undefined;
+  if (pre.type === "ByteLevel") {
+    if (pre.add_prefix_space !== false || pre.use_regex === false) return undefined;
+    return scannerFor("'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+");
+  }
+  if (pre.type !== "Sequence") return undefined;
+  const steps = pre.pretokenizers as Json[];
+  if (steps.length !== 2) return undefined;
+  const [split, byteLevel] = steps as [Json, Json];
+  if (split.type !== "Split" || split.behavior !== "Isolated" || split.invert !== false) return undefined;
+  if (byteLevel.type !== "ByteLevel" || byteLevel.add_prefix_space !== false || byteLevel.use_regex !== false)
+    return undefined;
+  const regex = (split.pattern as Json | undefined)?.Regex;
+  return typeof regex === "string" ? scannerFor(regex) : undefined;
+}
+
+/**
+ * The fast engine for a byte-level BPE `tokenizer.json`: added tokens split out first (leftmost-longest, as the
+ * reference's Aho-Corasick matcher does), NFC where the normalizer asks for it, then the same pre-tokenizer, piece
+ * cache and BPE loop as the OpenAI path, run in Hugging Face's `merges` mode.
+ * @example const hf = new HfEngine(JSON.parse(readFileSync("tokenizer.json", "utf8"))); hf.count("<|im_start|>user");
+ */
+export class HfEngine {
+  readonly vocabSize: number;
+  readonly added: readonly AddedToken[];
+  private readonly engine: BpeEngine;
+  private readonly nfc: boolean;
+  private readonly addedByStart = new Map<number, AddedToken[]>();
+  private readonly addedById = new Map<number, AddedToken>();
+  private readonly starts: number[];
+  private readonly out = new IdBuffer();
+
+  constructor(json: Json, options: { cacheEntries?: number } = {}) {
+    const reason = unsupportedReason(json);
+    if (reason !== undefined) throw new Error(`fast engine does not support ${reason}`);
+    const model = json.model as { vocab: Record<string, number>; merges: (string | [string, string])[] } & Json;
+    const charToByte = byteLevelAlphabet();
+    const entries = Object.entries(model.vocab);
+    let maxId = 0;
+    for (const [, id] of entries) maxId = Math.max(maxId, id);
+    const vocab = new ByteTable(entries.length, maxId);
+    for (const [token, id] of entries) {
+      const bytes = tokenBytes(token, charToByte);
+      if (bytes !== undefined) vocab.add(bytes, id);
+    }
+    const byteIds = new Int32Array(256);
+    for (const [char, byte] of charToByte) {
+      const id = model.vocab[String.fromCharCode(char)];
+      if (id === undefined) throw new Error(`byte ${byte} is not in the vocabulary`);
+      byteIds[byte] = id;
+    }
+    const merges = new PairTable(model.merges.length);
+    model.merges.forEach((merge, rank) => {
+      const [a, b] = typeof merge === "string" ? splitMerge(merge) : merge;
+      const left = model.vocab[a];
+      const right = model.vocab[b];
+      const merged = model.vocab[a + b];
+      if (left !== undefined && right !== undefined && merged !== undefined) merges.add(left, right, rank, merged);
+    });
+    const bpe = new BytePairEncoder("merges", vocab, merges, byteIds, model.ignore_merges === true);
+    this.engine = new BpeEngine({
+      scanner: pattern(json)!,
+      bpe,
+      vocab,
+      ...(options.cacheEntries === undefined ? {} : { cacheEntries: options.cacheEntries }),
+    });
+    this.vocabSize = maxId + 1;
+    this.nfc = (json.normalizer as Json | null)?.type === "NFC";
+    this.added = (json.added_tokens ?? []) as AddedToken[];
+    for (const token of this.added) {
+      if (token.content === "") continue;
+      const first = token.content.charCodeAt(0);
+      const list = this.addedByStart.get(first) ?? [];
+      list.push(token);
+      this.addedByStart.set(first, list);
+      this.addedById.set(token.id, token);
+    }
+    for (const list of this.addedByStart.values()) list.sort((a, b) => b.content.length - a.content.length);
+    this.starts = [...this.addedByStart.keys()];
+  }
+
+  get cacheStats(): { hits: number; misses: number; entries: number } {
+    return this.engine.cacheStats;
+  }
+
+  /**
+   * Calls `onText(start, end)` for ordinary text and `onAdded(token)` for each added token, in order. Whitespace next to
+   * an `lstrip`/`rstrip` token belongs to the token, as in the reference.
+   */
+  private split(text: string, onText: (start: number, end: number) => void, onAdded: (token: AddedToken) => void) {
+    const n = text.length;
+    let textStart = 0;
+    let pos = this.nextCandidate(text, 0);
+    while (pos >= 0 && pos < n) {
+      const token = this.matchAt(text, pos);
+      if (token === undefined) {
+        pos = this.nextCandidate(text, pos + 1);
+        continue;
+      }
+      let textEnd = pos;
+      if (token.lstrip) while (textEnd > textStart && /\s/.test(text[textEnd - 1]!)) textEnd--;
+      if (textEnd > textStart) onText(textStart, textEnd);
+      onAdded(token);
+      let after = pos + token.content.length;
+      if (token.rstrip) while (after < n && /\s/.test(text[after]!)) after++;
+      textStart = after;
+      pos = this.nextCandidate(text, after);
+    }
+    if (textStart < n) onText(textStart, n);
+  }
+
+  private nextCandidate(text: string, from: number): number {
+    let best = -1;
+    for (const c of this.starts) {
+      const i = text.indexOf(String.fromCharCode(c), from);
+      if (i >= 0 && (best < 0 || i < best)) best = i;
+    }
+    return best;
+  }
+
+  private matchAt(text: string, pos: number): AddedToken | undefined {
+    const list = this.addedByStart.get(text.charCodeAt(pos));
+    if (list === undefined) return undefined;
+    for (const token of list) if (text.startsWith(token.content, pos)) return token;
+    return undefined;
+  }
+
+  /**
+   * Tokens in `text` as the reference encodes it without `add_special_tokens`: added-token strings in the text are
+   * recognised as those tokens (what a trainer does with a rendered chat template).
+   */
+  count(text: string): number {
+    let total = 0;
+    if (this.starts.length === 0 || this.nextCandidate(text, 0) < 0) return this.countText(text, 0, text.length);
+    this.split(
+      text,
+      (s, e) => {
+        total += this.countText(text, s, e);
+      },
+      () => {
+        total++;
+      },
+    );
+    return total;
+  }
+
+  private countText(text: string, start: number, end: number): number {
+    if (this.nfc) {
+      const part = start === 0 && end === text.length ? text : text.slice(start, end);
+      const normalized = part.normalize("NFC");
+      return this.engine.count(normalized, 0, normalized.length);
+    }
+    return this.engine.count(text, start, end);
+  }
+
+  /** The ids of `text`, as `count` counts them. */
+  encode(text: string): Uint32Array {
+    const out = this.out;
+    this.split(
+      text,
+      (s, e) => {
+        if (this.nfc) this.engine.encodeInto(text.slice(s, e).normalize("NFC"), out);
+        else this.engine.encodeInto(text, out, s, e);
+      },
+      (token) => out.push(token.id),
+    );
+    return out.take();
+  }
+
+  /** Text of `ids`: added tokens as their content, the rest as UTF-8 (invalid sequences become U+FFFD). */
+  decode(ids: ArrayLike<number>): string {
+    const decoder = new TextDecoder();
+    let text = "";
+    let run: number[] = [];
+    const flush = () => {
+      if (run.length > 0) text += decoder.decode(this.engine.decodeBytes(run));
+      run = [];
+    };
+    for (let i = 0; i < ids.length; i++) {
+      const token = this.addedById.get(ids[i]!);
+      if (token === undefined) run.push(ids[i]!);
+      else {
+        flush();
+        text += token.content;
+      }
+    }
+    flush();
+    return text;
+  }
+}
+
+/** `"a b"` → `["a", "b"]`; byte-level tokens never contain a space (it is written `Ġ`). */
+function splitMerge(merge: string): [string, string] {
+  const space = merge.indexOf(" ");
+  return [merge.slice(0, space), merge.slice(space + 1)];
+}

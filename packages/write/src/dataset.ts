@@ -1,0 +1,502 @@
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync } from "node:fs";
+import { join, resolve } from "node:path";
+import {
+  CurateError,
+  checkConservation,
+  type Duplicate,
+  type Envelope,
+  InternalError,
+  type PipelineSinks,
+  type RecordSource,
+  type Rejected,
+  runPipeline,
+  type Stage,
+  type StageCounts,
+  totals,
+  UsageError,
+  type Warning,
+} from "@curate/core";
+import { AtomicFileWriter } from "./atomic.js";
+import { duplicateLine, rejectLine } from "./jsonl.js";
+import { type InputSummary, MANIFEST_VERSION, type Manifest, manifestSchema, type OutputFile } from "./manifest.js";
+import { splitTokenStats, TokenColumn } from "./stats.js";
+
+const SPLIT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+const TEMP_PREFIX = ".curate-tmp-";
+let writers = 0;
+
+/** This package's version, read the same way from src/ and dist/ (both sit next to package.json). */
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string })
+      .version;
+  } catch {
+    return "0.0.0";
+  }
+}
+
+export interface DatasetWriterOptions {
+  /** The output folder. Created if missing; refused when it holds anything unless `force`. */
+  readonly dir: string;
+  /** Split files written even when empty, in this order (`split.splits` from @curate/split). */
+  readonly splits?: readonly string[];
+  /** Split for records without `meta.split` (default `train`). */
+  readonly defaultSplit?: string;
+  /** gzip the split files (`train.jsonl.gz`); rejects and duplicates stay plain text for reading. */
+  readonly compress?: boolean;
+  /** Write into a non-empty folder, replacing curate's files there (earlier outputs named in its manifest). */
+  readonly force?: boolean;
+  /** Converts a kept record on the way out (e.g. to chat format); the default writes `item.data` as it is. */
+  readonly transform?: (item: Envelope) => unknown;
+}
+
+/** What the writer cannot know by itself; passed to `finish()`. */
+export interface FinishContext {
+  /** The runner's per-stage counts (`run.counts`), after the run completed. */
+  readonly counts: readonly StageCounts[];
+  /** Per-input facts from the reader (`source.stats`). */
+  readonly inputs?: readonly InputFacts[];
+  /** The full configuration of the run, for the manifest. */
+  readonly config?: Readonly<Record<string, unknown>>;
+  readonly seed?: string | number | null;
+  /** The split stage's report (`splitStage.report`). */
+  readonly split?: SplitReportLike;
+  /** curate's version (the CLI passes its own); default: this package's. */
+  readonly toolVersion?: string;
+  /** Wall time of the run; default: since the writer was created. */
+  readonly wallMs?: number;
+}
+
+/** What the manifest reads from a reader's per-input stats (`@curate/read`'s `InputStats` fits). */
+export interface InputFacts {
+  readonly path: string;
+  readonly bytes?: number;
+  readonly sha256?: string;
+  readonly records?: number;
+  readonly blankLines?: number;
+  readonly compression?: string;
+  readonly container?: string;
+}
+
+/** The parts of @curate/split's report the manifest reads; the whole report is kept under `split`. */
+export interface SplitReportLike {
+  readonly seed?: string;
+  readonly leakage?: LeakageLike;
+}
+
+/** The split stage's leakage report, as the manifest stores it at top level. */
+export interface LeakageLike {
+  readonly ngram: number;
+  readonly train: string;
+  readonly splits: Readonly<
+    Record<
+      string,
+      {
+        readonly records: number;
+        readonly exact: number;
+        readonly ngram: number;
+        readonly examples: readonly {
+          readonly kind: "exact" | "ngram";
+          readonly heldOut: { readonly file: string; readonly line: number };
+          readonly train: { readonly file: string; readonly line: number };
+        }[];
+      }
+    >
+  >;
+}
+
+interface SplitFile {
+  readonly name: string;
+  readonly file: string;
+  readonly writer: AtomicFileWriter;
+  records: number;
+  readonly tokens: { total: TokenColumn; trainable: TokenColumn; missing: number };
+}
+
+/**
+ * Writes a dataset folder: one JSONL file per split (`train.jsonl`, … or `.jsonl.gz`), `rejects.jsonl`,
+ * `duplicates.jsonl` and `manifest.json`. Everything is written into a hidden temp folder inside `dir` and
+ * moved into place by `finish()`, the manifest last, after the conservation law has been checked: a crash leaves
+ * no file under a final name that is not complete, and a folder without `manifest.json` is never a finished
+ * dataset. Memory: 4 bytes per kept record (token counts for exact percentiles) plus one entry per duplicate
+ * cluster.
+ * @example
+ * const writer = new DatasetWriter({ dir: "out", splits: stage.splits });
+ * const run = runPipeline(source, [validate(), stage], writer.sinks);
+ * for await (const record of run.records) writer.write(record);
+ * const manifest = writer.finish({ counts: run.counts, inputs: source.stats, split: stage.report });
+ */
+export class DatasetWriter {
+  readonly dir: string;
+  private readonly temp: string;
+  private readonly started = performance.now();
+  private readonly options: DatasetWriterOptions;
+  private readonly files = new Map<string, SplitFile>();
+  private readonly rejects: AtomicFileWriter;
+  private readonly duplicates: AtomicFileWriter;
+  private rejected = 0;
+  private duplicated = 0;
+  private warned = 0;
+  private readonly warningsByCode: Record<string, number> = {};
+  private readonly clusters = new Map<string, number>();
+  private state: "open" | "finished" | "aborted" = "open";
+
+  /** Receivers for `runPipeline`: rejects and duplicates go to their files, warnings are counted. */
+  readonly sinks: Required<PipelineSinks>;
+
+  constructor(options: DatasetWriterOptions) {
+    this.options = options;
+    this.dir = resolve(options.dir);
+    const defaultSplit = options.defaultSplit ?? "train";
+    for (const name of [...(options.splits ?? []), defaultSplit]) checkSplitName(name);
+    prepareDir(this.dir, options.force ?? false);
+    this.temp = join(this.dir, `${TEMP_PREFIX}${process.pid}-${++writers}`);
+    mkdirSync(this.temp);
+    try {
+      for (const name of options.splits ?? []) this.open(name);
+      this.rejects = new AtomicFileWriter(join(this.temp, "rejects.jsonl"));
+      this.duplicates = new AtomicFileWriter(join(this.temp, "duplicates.jsonl"));
+    } catch (error) {
+      rmSync(this.temp, { recursive: true, force: true });
+      throw error;
+    }
+    this.sinks = {
+      onReject: (rejected) => this.reject(rejected),
+      onDuplicate: (duplicate) => this.duplicate(duplicate),
+      onWarning: (warning) => this.warning(warning),
+    };
+  }
+
+  private open(name: string): SplitFile {
+    let file = this.files.get(name);
+    if (!file) {
+      checkSplitName(name);
+      const fileName = `${name}.jsonl${this.options.compress ? ".gz" : ""}`;
+      file = {
+        name,
+        file: fileName,
+        writer: new AtomicFileWriter(join(this.temp, fileName), { gzip: this.options.compress ?? false }),
+        records: 0,
+        tokens: { total: new TokenColumn(), trainable: new TokenColumn(), missing: 0 },
+      };
+      this.files.set(name, file);
+    }
+    return file;
+  }
+
+  private checkOpen(): void {
+    if (this.state !== "open") throw new InternalError(`DatasetWriter: write after ${this.state}`);
+  }
+
+  /** Writes a kept record to the file of its split (`meta.split`, or the default split). */
+  write(item: Envelope): void {
+    this.checkOpen();
+    const split = typeof item.meta?.split === "string" ? item.meta.split : (this.options.defaultSplit ?? "train");
+    const file = this.open(split);
+    const data = this.options.transform ? this.options.transform(item) : item.data;
+    file.writer.write(`${JSON.stringify(data)}\n`);
+    file.records++;
+    const tokens = item.meta?.tokens;
+    if (tokens && typeof tokens.total === "number") {
+      file.tokens.total.push(tokens.total);
+      if (typeof tokens.trainable === "number") file.tokens.trainable.push(tokens.trainable);
+    } else file.tokens.missing++;
+  }
+
+  /** Writes one line to `rejects.jsonl`: source, stage, code, message, issues, record. */
+  reject(rejected: Rejected): void {
+    this.checkOpen();
+    this.rejects.write(rejectLine(rejected));
+    this.rejected++;
+  }
+
+  /** Writes one line to `duplicates.jsonl` and counts the cluster it belongs to. */
+  duplicate(duplicate: Duplicate): void {
+    this.checkOpen();
+    this.duplicates.write(duplicateLine(duplicate));
+    this.duplicated++;
+    const { of } = duplicate;
+    const cluster = of.cluster ?? `${of.source.file}:${of.source.line}`;
+    this.clusters.set(cluster, (this.clusters.get(cluster) ?? 0) + 1);
+  }
+
+  /** Counts a warning for the manifest (warnings do not change where a record goes). */
+  warning(warning: Warning): void {
+    this.warned++;
+    this.warningsByCode[warning.issue.code] = (this.warningsByCode[warning.issue.code] ?? 0) + 1;
+  }
+
+  /**
+   * Closes every file, checks the conservation law (a violation aborts the write and throws an InternalError),
+   * writes `manifest.json` and moves everything into `dir`. Returns the manifest.
+   */
+  finish(context: FinishContext): Manifest {
+    this.checkOpen();
+    try {
+      checkConservation(context.counts);
+      const sum = totals(context.counts);
+      const splitRecords = [...this.files.values()].reduce((a, f) => a + f.records, 0);
+      const inputRecords = inputRecordCount(context.inputs);
+      const problems: string[] = [];
+      if (sum.read !== splitRecords + sum.rejected + sum.duplicates) {
+        problems.push(
+          `input ${sum.read} ≠ splits ${splitRecords} + rejected ${sum.rejected} + duplicates ${sum.duplicates}`,
+        );
+      }
+      if (this.rejected !== sum.rejected) problems.push(`rejects file has ${this.rejected}, stages rejected ${sum.rejected}`);
+      if (this.duplicated !== sum.duplicates) {
+        problems.push(`duplicates file has ${this.duplicated}, stages found ${sum.duplicates}`);
+      }
+      if (inputRecords !== undefined && inputRecords !== sum.read) {
+        problems.push(`the inputs hold ${inputRecords} records, the pipeline read ${sum.read}`);
+      }
+      if (problems.length > 0) {
+        throw new InternalError(`conservation law violated, nothing written: ${problems.join("; ")}`, {
+          code: "CURATE_CONSERVATION",
+        });
+      }
+
+      const outputs: OutputFile[] = [];
+      for (const f of this.files.values()) {
+        f.writer.close();
+        outputs.push(output(f.file, "split", f.records, f.writer, this.options.compress ?? false, f.name));
+      }
+      this.rejects.close();
+      outputs.push(output("rejects.jsonl", "rejects", this.rejected, this.rejects, false));
+      this.duplicates.close();
+      outputs.push(output("duplicates.jsonl", "duplicates", this.duplicated, this.duplicates, false));
+
+      const tokenStats = splitTokenStats(
+        Object.fromEntries([...this.files.values()].map((f) => [f.name, f.tokens] as const)),
+      );
+      const rejectedByCode: Record<string, number> = {};
+      const duplicatesByMethod: Record<string, number> = {};
+      for (const c of context.counts) {
+        for (const [code, n] of Object.entries(c.rejectedByCode)) rejectedByCode[code] = (rejectedByCode[code] ?? 0) + n;
+        for (const [m, n] of Object.entries(c.duplicatesByMethod)) duplicatesByMethod[m] = (duplicatesByMethod[m] ?? 0) + n;
+      }
+      const clusterSizes: Record<string, number> = {};
+      for (const size of [...this.clusters.values()].map((d) => d + 1).sort((a, b) => a - b)) {
+        clusterSizes[size] = (clusterSizes[size] ?? 0) + 1;
+      }
+      const { leakage, ...splitReport } = context.split ?? {};
+      const manifest: Manifest = {
+        manifestVersion: MANIFEST_VERSION,
+        tool: { name: "curate", version: context.toolVersion ?? packageVersion() },
+        createdAt: new Date().toISOString(),
+        config: { ...(context.config ?? {}) },
+        seed: context.seed ?? context.split?.seed ?? null,
+        inputs: (context.inputs ?? []).map((input) => ({ ...input }) as InputSummary),
+        stages: context.counts.map((c) => ({ ...c, selfMs: Math.round(c.selfMs * 100) / 100 })),
+        splits: Object.fromEntries(
+          [...this.files.values()].map((f) => [
+            f.name,
+            { file: f.file, records: f.records, ...(tokenStats[f.name] ? { tokens: tokenStats[f.name] } : {}) },
+          ]),
+        ),
+        rejects: { file: "rejects.jsonl", total: this.rejected, byCode: rejectedByCode },
+        duplicates: { file: "duplicates.jsonl", total: this.duplicated, byMethod: duplicatesByMethod, clusterSizes },
+        warnings: { total: this.warned, byCode: { ...this.warningsByCode } },
+        // Checked against the schema just below, like the rest of the manifest.
+        ...(leakage ? { leakage: leakage as Manifest["leakage"] } : {}),
+        ...(context.split ? { split: splitReport as Record<string, unknown> } : {}),
+        outputs,
+        conservation: {
+          law: "input records = Σ splits + rejected + duplicates",
+          input: sum.read,
+          splits: splitRecords,
+          rejected: sum.rejected,
+          duplicates: sum.duplicates,
+          holds: true,
+        },
+        wallMs: Math.round(context.wallMs ?? performance.now() - this.started),
+      };
+      const checked = manifestSchema.safeParse(manifest);
+      if (!checked.success) {
+        throw new InternalError(`the manifest does not match its schema: ${checked.error.message}`, {
+          cause: checked.error,
+        });
+      }
+      const manifestFile = new AtomicFileWriter(join(this.temp, "manifest.json"));
+      manifestFile.write(`${JSON.stringify(manifest, null, 2)}\n`);
+      manifestFile.close();
+      this.commit(outputs.map((o) => o.path));
+      this.state = "finished";
+      return manifest;
+    } catch (error) {
+      this.abort();
+      throw error;
+    }
+  }
+
+  /**
+   * Moves the finished files into `dir`: the old manifest goes first (from then on the folder is visibly
+   * unfinished), then each file by an atomic rename, then files of an earlier run that this run did not write,
+   * and the new manifest last.
+   */
+  private commit(paths: readonly string[]): void {
+    const previous = previousOutputs(this.dir);
+    rmSync(join(this.dir, "manifest.json"), { force: true });
+    for (const path of paths) renameSync(join(this.temp, path), join(this.dir, path));
+    for (const path of previous) if (!paths.includes(path)) rmSync(join(this.dir, path), { force: true });
+    renameSync(join(this.temp, "manifest.json"), join(this.dir, "manifest.json"));
+    rmSync(this.temp, { recursive: true, force: true });
+  }
+
+  /** Discards everything this writer wrote; `dir` is left as it was (apart from being created). */
+  abort(): void {
+    if (this.state !== "open") return;
+    this.state = "aborted";
+    for (const f of this.files.values()) f.writer.abort();
+    this.rejects.abort();
+    this.duplicates.abort();
+    rmSync(this.temp, { recursive: true, force: true });
+  }
+}
+
+function output(
+  path: string,
+  role: OutputFile["role"],
+  records: number,
+  writer: AtomicFileWriter,
+  gzip: boolean,
+  split?: string,
+): OutputFile {
+  return {
+    path,
+    role,
+    ...(split !== undefined ? { split } : {}),
+    records,
+    bytes: writer.bytesWritten,
+    sha256: writer.sha256!,
+    compression: gzip ? "gzip" : "none",
+  };
+}
+
+function checkSplitName(name: string): void {
+  if (!SPLIT_NAME.test(name)) {
+    throw new UsageError(`split name "${name}" cannot be a file name: use letters, digits, _ . - (e.g. "test")`);
+  }
+}
+
+function inputRecordCount(inputs: readonly InputFacts[] | undefined): number | undefined {
+  if (!inputs || inputs.length === 0 || inputs.some((i) => typeof i.records !== "number")) return undefined;
+  return inputs.reduce((sum, i) => sum + i.records!, 0);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Makes sure `dir` can take a dataset: creates it, or checks it is a folder that is empty (or `force`). Temp
+ * folders left by a crashed run are not content: they are removed when their process is gone.
+ */
+function prepareDir(dir: string, force: boolean): void {
+  let entries: string[];
+  try {
+    if (!statSync(dir).isDirectory()) {
+      throw new CurateError("CURATE_OUTPUT_EXISTS", `--out ${dir} exists and is not a folder`, { exitCode: 2 });
+    }
+    entries = readdirSync(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+    try {
+      mkdirSync(dir, { recursive: true });
+    } catch (cause) {
+      throw new CurateError("CURATE_IO", `cannot create the output folder ${dir}: ${(cause as Error).message}`, {
+        cause,
+      });
+    }
+    return;
+  }
+  const content: string[] = [];
+  for (const entry of entries) {
+    const match = /^\.curate-tmp-(\d+)-\d+$/.exec(entry);
+    if (!match) content.push(entry);
+    else if (!isAlive(Number(match[1]))) rmSync(join(dir, entry), { recursive: true, force: true });
+  }
+  if (content.length > 0 && !force) {
+    const shown = content.sort().slice(0, 4).join(", ") + (content.length > 4 ? `, … (${content.length} entries)` : "");
+    throw new CurateError(
+      "CURATE_OUTPUT_EXISTS",
+      `the output folder ${dir} is not empty (${shown}); choose another --out or pass --force to replace curate's files in it`,
+      { exitCode: 2 },
+    );
+  }
+}
+
+/** Files an earlier run wrote into `dir`, from its manifest; only plain names, so a bad manifest cannot reach out. */
+function previousOutputs(dir: string): string[] {
+  try {
+    const old = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as { outputs?: { path?: unknown }[] };
+    return (old.outputs ?? [])
+      .map((o) => o.path)
+      .filter((p): p is string => typeof p === "string" && /^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(p));
+  } catch {
+    return [];
+  }
+}
+
+export interface WriteDatasetOptions extends DatasetWriterOptions {
+  /** Where records come from (a reader; its `stats` become the manifest's inputs). */
+  readonly source: RecordSource & { readonly stats?: readonly InputFacts[] };
+  readonly stages: readonly Stage[];
+  readonly config?: Readonly<Record<string, unknown>>;
+  readonly seed?: string | number;
+  readonly toolVersion?: string;
+  readonly signal?: AbortSignal;
+  /** Called for each kept record after it is written (progress). */
+  readonly onRecord?: (item: Envelope) => void;
+}
+
+/** A split stage as @curate/split makes it: split names and, after the run, a report. */
+interface SplitStageLike {
+  readonly splits: readonly string[];
+  readonly report: SplitReportLike | undefined;
+}
+
+function isSplitStage(stage: Stage): stage is Stage & SplitStageLike {
+  return Array.isArray((stage as unknown as Partial<SplitStageLike>).splits) && "report" in stage;
+}
+
+/**
+ * Runs `stages` over `source` and writes the dataset folder with its manifest, in one call. The split stage
+ * (if any) is found among the stages: its split names give the files, its report goes into the manifest.
+ * @example
+ * const manifest = await writeDataset({ dir: "out", source: readInputs(["data.jsonl"]), stages: [split({ seed: 1 })] });
+ */
+export async function writeDataset(options: WriteDatasetOptions): Promise<Manifest> {
+  const splitStage = options.stages.find(isSplitStage);
+  const writer = new DatasetWriter({
+    ...options,
+    ...(splitStage && !options.splits ? { splits: splitStage.splits } : {}),
+  });
+  try {
+    const run = runPipeline(options.source, options.stages, {
+      ...writer.sinks,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    for await (const record of run.records) {
+      writer.write(record);
+      options.onRecord?.(record);
+    }
+    const split = splitStage?.report;
+    return writer.finish({
+      counts: run.counts,
+      ...(options.source.stats ? { inputs: options.source.stats } : {}),
+      ...(options.config ? { config: options.config } : {}),
+      ...(options.seed !== undefined ? { seed: options.seed } : {}),
+      ...(split ? { split } : {}),
+      ...(options.toolVersion ? { toolVersion: options.toolVersion } : {}),
+    });
+  } catch (error) {
+    writer.abort();
+    throw error;
+  }
+}
