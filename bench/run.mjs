@@ -24,6 +24,7 @@ const usage = `usage: npm run bench -- [options]     (or: node bench/run.mjs [op
   --timeout S           per-row limit in seconds (default 900)
   --startup-runs N      runs per start-up row, after one warm-up (default 7)
   --build               run scripts/build-dev.sh first (rows measure packages/*/dist)
+  --profile DIR         write a V8 CPU profile per in-process and curate-run row into DIR (slows the rows)
   --json                print everything as JSON on stdout instead of the table
   --save FILE           also write the JSON to FILE
   --list                list the rows and exit
@@ -66,11 +67,15 @@ const machine = {
   platform: `${process.platform} ${process.arch}`,
   loadStart: loadavg().map((x) => x.toFixed(2)),
 };
-log(`machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node}; load ${machine.loadStart.join(" ")}`);
+log(
+  `machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node}; load ${machine.loadStart.join(" ")}`,
+);
 if (!hasGnuTime()) log(`warning: ${GNU_TIME_HINT} (Node rows report their own peak RSS)`);
 const stale = staleBuilds(root);
 if (stale.length > 0) {
-  log(`warning: dist older than src for ${stale.join(", ")}: rows measure dist/ — run with --build or bash scripts/build-dev.sh`);
+  log(
+    `warning: dist older than src for ${stale.join(", ")}: rows measure dist/ — run with --build or bash scripts/build-dev.sh`,
+  );
 }
 
 const corpus = ensureCorpus({
@@ -87,7 +92,18 @@ log(
 const corpusJson = join(dirname(corpus.files[0].path), "corpus.json");
 
 const cli = await probeCli(root);
-const ctx = { root, corpus, corpusJson, cli, timeoutMs: options.timeoutMs, startupRuns: options.startupRuns };
+// Profiles are what guide optimisation (open the .cpuprofile files in Chrome DevTools or speedscope).
+const profileDir = typeof args.profile === "string" ? resolve(args.profile) : undefined;
+if (profileDir) log(`profiling: CPU profiles go to ${profileDir}/<row>/ (timings include profiler overhead)`);
+const ctx = {
+  root,
+  corpus,
+  corpusJson,
+  cli,
+  profileDir,
+  timeoutMs: options.timeoutMs,
+  startupRuns: options.startupRuns,
+};
 const results = [];
 for (const [i, row] of options.rows.entries()) {
   process.stderr.write(`[${i + 1}/${options.rows.length}] ${row.name} ... `);
@@ -95,7 +111,9 @@ for (const [i, row] of options.rows.entries()) {
   if (row.stages) result.stagesAlone = row.stages;
   results.push(result);
   process.stderr.write(
-    result.status === "ok" ? `${(result.ms / 1000).toFixed(2)} s\n` : `${result.status}${result.note ? `: ${result.note}` : ""}\n`,
+    result.status === "ok"
+      ? `${(result.ms / 1000).toFixed(2)} s\n`
+      : `${result.status}${result.note ? `: ${result.note}` : ""}\n`,
   );
 }
 
@@ -109,13 +127,14 @@ const report = {
   corpus,
   gnuTime: hasGnuTime(),
   staleBuilds: stale,
+  profiled: profileDir !== undefined,
   rows,
   targets,
 };
 if (args.save) writeFileSync(resolve(args.save), `${JSON.stringify(report, null, 2)}\n`);
 if (args.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
 else {
-  const head = `curate bench · ${report.date.slice(0, 10)} · ${machine.cpu} × ${machine.cores} · Node ${machine.node} · load ${machine.loadStart[0]} → ${machine.loadEnd[0]} · ${corpus.records.toLocaleString("en-US")} records, ${(corpus.bytes / 1e6).toFixed(1)} MB (seed ${corpus.seed}, pool ${corpus.pool.hash})`;
+  const head = `curate bench · ${report.date.slice(0, 10)} · ${machine.cpu} × ${machine.cores} · Node ${machine.node} · load ${machine.loadStart[0]} → ${machine.loadEnd[0]} · ${corpus.records.toLocaleString("en-US")} records, ${(corpus.bytes / 1e6).toFixed(1)} MB (seed ${corpus.seed}, pool ${corpus.pool.hash}); planted ${p.exact} exact and ${p.near} near duplicates, ${p.invalid} invalid lines`;
   process.stdout.write(`${head}\n\n${renderTable(rows)}\n\ntargets:\n${renderTargets(targets)}\n`);
 }
 // A row that failed or timed out is a result to look at, not a crash; the exit code says so for scripts.

@@ -10,7 +10,7 @@ import { buildPool } from "./pool.mjs";
 import { createRng, hash53 } from "./rng.mjs";
 
 /** Bumped whenever the generator's output changes for the same seed and pool, so cached corpora are rebuilt. */
-export const GENERATOR_VERSION = 1;
+export const GENERATOR_VERSION = 2;
 
 /** Fractions of planted records (of all records written). */
 export const PLANTED = { exact: 0.05, near: 0.05, invalid: 0.005 };
@@ -93,9 +93,9 @@ function createBuilders(rng, pool) {
   const { sentences, words } = pool;
   const some = (lo, hi) => {
     const n = rng.range(lo, hi);
-    const out = [];
-    for (let i = 0; i < n; i++) out.push(rng.pick(sentences));
-    return out.join(" ");
+    let out = rng.pick(sentences);
+    for (let i = 1; i < n; i++) out += ` ${rng.pick(sentences)}`;
+    return out;
   };
   const question = () => rng.pick(QUESTION_FORMS)(rng.pick(sentences));
 
@@ -123,9 +123,9 @@ function createBuilders(rng, pool) {
     return { messages };
   }
 
-  /** A copy of `record` with one word of its last answer replaced, inserted or deleted. */
-  function nearCopy(record) {
-    const copy = structuredClone(record);
+  /** The record of `line` with one word of its last answer replaced, inserted or deleted. */
+  function nearCopy(line) {
+    const copy = JSON.parse(line);
     let holder;
     let key;
     if (copy.messages) {
@@ -161,9 +161,8 @@ function createBuilders(rng, pool) {
   return { alpaca, chat, nearCopy };
 }
 
-/** One invalid line of the given kind, made from a valid record of the file's format. */
-function invalidLine(rng, kind, record) {
-  const copy = structuredClone(record);
+/** One invalid line of the given kind, made from a fresh valid record of the file's format (changed in place). */
+function invalidLine(rng, kind, copy) {
   if (kind === "broken_json") {
     const line = JSON.stringify(copy);
     const cut = rng.range(1, line.length - 2);
@@ -219,7 +218,7 @@ export function generateCorpus({ records, seed, dir, root, pool = buildPool(root
       records: 0,
       bytes: 0,
       lines: [], // reservoir of lines, for exact duplicates
-      long: [], // reservoir of records long enough for near duplicates
+      long: [], // reservoir of lines long enough for near duplicates
       seen: 0,
     };
   });
@@ -243,7 +242,8 @@ export function generateCorpus({ records, seed, dir, root, pool = buildPool(root
     for (;;) {
       const record = make();
       const line = JSON.stringify(record);
-      const key = hash53(line);
+      // 31 bits keep the keys small integers (no heap number per entry); a false match only regenerates a record.
+      const key = hash53(line) % 2147483647;
       if (unique.has(key)) continue;
       unique.add(key);
       return { record, line };
@@ -263,7 +263,9 @@ export function generateCorpus({ records, seed, dir, root, pool = buildPool(root
         counts.near++;
       } else if (roll < PLANTED.exact + PLANTED.near + PLANTED.invalid) {
         const kinds =
-          file.format === "chat" ? ["broken_json", "wrong_role", "empty_assistant"] : ["broken_json", "empty_assistant"];
+          file.format === "chat"
+            ? ["broken_json", "wrong_role", "empty_assistant"]
+            : ["broken_json", "empty_assistant"];
         const kind = rng.pick(kinds);
         emit(file, invalidLine(rng, kind, make()));
         counts.invalid[kind]++;
@@ -278,8 +280,8 @@ export function generateCorpus({ records, seed, dir, root, pool = buildPool(root
         if (slot < RESERVOIR) {
           file.lines[slot] = line;
           if (countWords(textOf(record)) >= NEAR_MIN_WORDS) {
-            if (file.long.length < RESERVOIR) file.long.push(record);
-            else file.long[slot] = record;
+            if (file.long.length < RESERVOIR) file.long.push(line);
+            else file.long[slot] = line;
           }
         }
         if (file.format === "chat" && small.length < 10) small.push(line);

@@ -62,7 +62,6 @@ function scanParse(files) {
   let buffer = Buffer.allocUnsafe(CHUNK);
   let records = 0;
   let invalid = 0;
-  let digest = 0;
   for (const file of files) {
     const fd = openSync(file, "r");
     let filled = 0;
@@ -82,8 +81,7 @@ function scanParse(files) {
           if (nl === -1 || nl >= end) break;
           if (nl > start) {
             try {
-              const value = JSON.parse(buffer.utf8Slice(start, nl));
-              digest = (digest + (typeof value === "object" ? 1 : 0)) | 0;
+              JSON.parse(buffer.utf8Slice(start, nl));
               records++;
             } catch {
               invalid++;
@@ -109,7 +107,7 @@ function scanParse(files) {
       closeSync(fd);
     }
   }
-  return { records, invalid, digest };
+  return { records, invalid };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -158,10 +156,7 @@ function mix(digest, value) {
 }
 
 async function loadModules(spec) {
-  const [core, read] = await Promise.all([
-    need("@curate/core", "runPipeline"),
-    need("@curate/read", "readInputs"),
-  ]);
+  const [core, read] = await Promise.all([need("@curate/core", "runPipeline"), need("@curate/read", "readInputs")]);
   const mods = {};
   for (const [key, [specifier, ...names]] of Object.entries(spec)) mods[key] = await need(specifier, ...names);
   return { core, read, mods };
@@ -186,25 +181,29 @@ async function stageRow(files, row) {
   const { core, read, mods } = await loadModules(row.modules);
   const started = performance.now();
   const stages = row.stages(mods);
-  let digest = 0;
+  // Two digests, each over its own stream in order: when a stage routes a duplicate relative to the kept records
+  // it yields is timing, not output, so the two are not folded together.
+  let kept = 0;
+  let dups = 0;
   let currentFile;
   const run = core.runPipeline(read.readInputs(files), stages, {
     onDuplicate(duplicate) {
-      digest = mix(mix(digest, duplicate.item.source.line), duplicate.of.source.line);
+      dups = mix(mix(dups, duplicate.item.source.line), duplicate.of.source.line);
     },
   });
   for await (const batch of run.batches) {
     for (const item of batch) {
       if (item.source.file !== currentFile) {
         currentFile = item.source.file;
-        digest = mix(digest, -1);
+        kept = mix(kept, -1);
       }
-      digest = mix(digest, item.source.line);
+      kept = mix(kept, item.source.line);
       const tokens = item.meta?.tokens?.total;
-      if (tokens !== undefined) digest = mix(digest, tokens);
+      if (tokens !== undefined) kept = mix(kept, tokens);
     }
   }
-  return { ms: performance.now() - started, counts: summarize(run.counts), digest: (digest >>> 0).toString(16) };
+  const digest = `${(kept >>> 0).toString(16).padStart(8, "0")}${(dups >>> 0).toString(16).padStart(8, "0")}`;
+  return { ms: performance.now() - started, counts: summarize(run.counts), digest };
 }
 
 /** read → split → the dataset writer (train/validation/test files, rejects, duplicates, manifest) into a temp dir. */

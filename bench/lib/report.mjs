@@ -54,60 +54,76 @@ export function renderTable(rows) {
   return [line(header), line(widths.map((w) => "-".repeat(w))), ...body.map(line)].join("\n");
 }
 
+/** The two-thread rows and the one-thread rows they are compared with. */
+const THREAD_PAIRS = [
+  ["near dedup", "read+near-1t", "read+near-2t"],
+  ["tokens o200k_base", "read+tokens-o200k-1t", "read+tokens-o200k-2t"],
+  ["tokens llama3", "read+tokens-llama3-1t", "read+tokens-llama3-2t"],
+];
+
 /**
- * The issue's targets, checked against this run where the rows exist: `pass` true/false, or undefined when a row
- * it needs did not run. Ratios hold on a busy machine; absolute rates (near-dedup records/s, start-up ms) do not.
+ * The issue's targets, checked against this run where the rows exist. Each check names the rows it needs and
+ * computes a value from them; `pass` is undefined when a row did not run. Ratios hold on a busy machine;
+ * absolute rates (near-dedup records/s, start-up ms) do not.
  */
 export function checkTargets(rows, corpus) {
   const get = (name) => rows.find((r) => r.name === name && r.status === "ok");
   const checks = [];
-  const add = (target, pass, value) => checks.push({ target, pass, value });
+  const check = (target, needs, compute) => {
+    const found = needs.map(get);
+    if (found.some((r) => r === undefined)) checks.push({ target, pass: undefined });
+    else checks.push({ target, ...compute(...found) });
+  };
 
-  const validate = get("read+validate");
-  add("read + validate ≥ 0.75 × scan+parse ceiling", validate?.ratio && validate.ratio >= 0.75, validate?.ratio && `${validate.ratio.toFixed(2)} ×`);
-
-  const read = get("read");
-  const exact = get("read+exact");
-  const extra = read && exact ? exact.ms / read.ms - 1 : undefined;
-  add("exact dedup adds ≤ 25% to read", extra === undefined ? undefined : extra <= 0.25, extra !== undefined && `+${(extra * 100).toFixed(0)}%`);
-
-  const near1 = get("read+near-1t");
-  add("near-dedup signatures ≥ 30k records/s per thread (read included)", near1 && near1.recordsPerSecond >= 30_000, near1 && `${n(near1.recordsPerSecond)} records/s`);
-
-  for (const [one, two, what] of [
-    ["read+near-1t", "read+near-2t", "near dedup"],
-    ["read+tokens-o200k-1t", "read+tokens-o200k-2t", "tokens o200k_base"],
-    ["read+tokens-llama3-1t", "read+tokens-llama3-2t", "tokens llama3"],
-  ]) {
-    const a = get(one);
-    const b = get(two);
-    const speedup = a && b ? a.ms / b.ms : undefined;
-    add(`${what}: 2 threads ≥ 1.7 × 1 thread`, speedup === undefined ? undefined : speedup >= 1.7, speedup && `${speedup.toFixed(2)} ×`);
-    const same = a?.detail?.digest && b?.detail?.digest ? a.detail.digest === b.detail.digest : undefined;
-    add(`${what}: same output on 1 and 2 threads`, same, same === undefined ? undefined : `${a.detail.digest} / ${b.detail.digest}`);
+  check("read + validate ≥ 0.75 × scan+parse ceiling", ["read+validate"], (v) => ({
+    pass: v.ratio >= 0.75,
+    value: `${v.ratio.toFixed(2)} ×`,
+  }));
+  check("exact dedup adds ≤ 25% to read", ["read", "read+exact"], (read, exact) => {
+    const extra = exact.ms / read.ms - 1;
+    return { pass: extra <= 0.25, value: `${extra >= 0 ? "+" : ""}${(extra * 100).toFixed(0)}%` };
+  });
+  check("near dedup ≥ 30k records/s on 1 thread (read included)", ["read+near-1t"], (near) => ({
+    pass: near.recordsPerSecond >= 30_000,
+    value: `${n(near.recordsPerSecond)} records/s`,
+  }));
+  for (const [what, one, two] of THREAD_PAIRS) {
+    check(`${what}: 2 threads ≥ 1.7 × 1 thread`, [one, two], (a, b) => ({
+      pass: a.ms / b.ms >= 1.7,
+      value: `${(a.ms / b.ms).toFixed(2)} ×`,
+    }));
+    check(`${what}: same output on 1 and 2 threads`, [one, two], (a, b) => ({
+      pass: a.detail?.digest !== undefined && a.detail.digest === b.detail?.digest,
+      value: `digests ${a.detail?.digest} / ${b.detail?.digest}`,
+    }));
   }
-
-  const all = get("run:all");
-  if (all) {
-    const parts = rows.filter((r) => r.status === "ok" && all.stagesAlone?.includes(r.name));
-    const slowest = parts.sort((a, b) => b.ms - a.ms)[0];
-    const factor = slowest ? all.ms / slowest.ms : undefined;
-    add(`curate run (all) ≤ 1.25 × its slowest stage alone${slowest ? ` (${slowest.name})` : ""}`, factor === undefined ? undefined : factor <= 1.25, factor && `${factor.toFixed(2)} ×`);
-  } else add("curate run (all) ≤ 1.25 × its slowest stage alone", undefined, undefined);
-
-  const exactRun = get("run:exact-only");
-  const perRecord = exactRun?.maxRssKb ? (exactRun.maxRssKb * 1024) / corpus.records : undefined;
-  add(
-    `curate run with exact dedup: peak RSS < 1 GiB at 1M records${corpus.records === 1_000_000 ? "" : " (this run: " + n(corpus.records) + ")"}`,
-    exactRun?.maxRssKb === undefined ? undefined : corpus.records >= 1_000_000 ? exactRun.maxRssKb < 1024 * 1024 : undefined,
-    perRecord && `${rss(exactRun.maxRssKb)}, ${n(perRecord)} bytes/record overall`,
+  const all = rows.find((r) => r.name === "run:all");
+  const slowest = rows
+    .filter((r) => r.status === "ok" && all?.stagesAlone?.includes(r.name))
+    .sort((a, b) => b.ms - a.ms)[0];
+  check(
+    `curate run (all) ≤ 1.25 × its slowest stage alone${slowest ? ` (${slowest.name})` : ""}`,
+    ["run:all", slowest?.name ?? "(no stage row)"],
+    (run, stage) => ({ pass: run.ms / stage.ms <= 1.25, value: `${(run.ms / stage.ms).toFixed(2)} ×` }),
   );
-
-  const startup = get("startup:validate-10");
-  add("curate validate on 10 lines < 300 ms wall", startup && startup.ms < 300, startup && `${n(startup.ms)} ms`);
-
-  const jq = get("baseline:jq-sort-u");
-  add("exact dedup (read+exact) faster than jq | sort -u", exact && jq ? exact.ms < jq.ms : undefined, exact && jq && `${(jq.ms / exact.ms).toFixed(2)} × faster`);
+  // The memory target is stated for 1M records; on a smaller corpus the row only shows what to compare with.
+  const full = corpus.records >= 1_000_000;
+  check(
+    `curate run with exact dedup: peak RSS < 1 GiB at 1M records${full ? "" : ` (this run has ${n(corpus.records)})`}`,
+    ["run:exact-only"],
+    (run) => ({
+      pass: run.maxRssKb === undefined || !full ? undefined : run.maxRssKb < 1024 * 1024,
+      value: run.maxRssKb && `${rss(run.maxRssKb)}, ${n((run.maxRssKb * 1024) / corpus.records)} bytes/record`,
+    }),
+  );
+  check("curate validate on 10 lines < 300 ms wall", ["startup:validate-10"], (startup) => ({
+    pass: startup.ms < 300,
+    value: `${n(startup.ms)} ms`,
+  }));
+  check("exact dedup (read+exact) faster than jq | sort -u", ["read+exact", "baseline:jq-sort-u"], (exact, jq) => ({
+    pass: exact.ms < jq.ms,
+    value: `${(jq.ms / exact.ms).toFixed(2)} × the baseline's speed`,
+  }));
   return checks;
 }
 

@@ -89,7 +89,8 @@ export const ROWS = [
 export const CEILING = "ceiling:scan+parse";
 
 /**
- * Selects rows by `--only a,b`: a token matches a row by full name or as a prefix (`read+near`, `run:`, `baseline`).
+ * Selects rows by `--only a,b`: a token matches a row by its full name, or else as a prefix (`read+near`, `run:`,
+ * `baseline`).
  * The ceiling row is always included, since every ratio needs it from the same run.
  */
 export function selectRows(only) {
@@ -102,7 +103,9 @@ export function selectRows(only) {
   if (unknown.length > 0) {
     throw new Error(`--only: no row matches ${unknown.join(", ")}; rows are ${ROWS.map((r) => r.name).join(", ")}`);
   }
-  return ROWS.filter((row) => row.name === CEILING || tokens.some((t) => row.name.startsWith(t)));
+  // A full row name selects that row alone (`read` is not also `read+exact`); anything else is a prefix.
+  const matches = (row, t) => (ROWS.some((r) => r.name === t) ? row.name === t : row.name.startsWith(t));
+  return ROWS.filter((row) => row.name === CEILING || tokens.some((t) => matches(row, t)));
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -119,7 +122,7 @@ export async function probeCli(root) {
     if (/^Commands:/.test(line)) inCommands = true;
     else if (inCommands && /^\S/.test(line)) inCommands = false;
     else if (inCommands) {
-      const match = /^\s+([a-z][\w-]*)/.exec(line);
+      const match = /^ {2}([a-z][\w-]*)/.exec(line); // wrapped descriptions are indented further
       if (match) commands.add(match[1]);
     }
   }
@@ -172,8 +175,15 @@ function countsNote(counts) {
   return parts.join(" · ");
 }
 
+/** Node flags for a row: a CPU profile in its own folder under `--profile DIR` (worker threads write theirs too). */
+function nodeArgs(row, ctx) {
+  if (!ctx.profileDir) return [];
+  return ["--cpu-prof", `--cpu-prof-dir=${join(ctx.profileDir, row.name.replace(/[^\w.+-]/g, "_"))}`];
+}
+
 async function runInproc(row, ctx) {
-  const result = await measure([process.execPath, join(ctx.root, "bench/lib/inproc.mjs"), row.name, ctx.corpusJson], {
+  const script = join(ctx.root, "bench/lib/inproc.mjs");
+  const result = await measure([process.execPath, ...nodeArgs(row, ctx), script, row.name, ctx.corpusJson], {
     timeoutMs: ctx.timeoutMs,
     cwd: ctx.root,
   });
@@ -210,11 +220,14 @@ async function runCli(row, ctx) {
     const config = { ...row.config, inputs: ctx.corpus.files.map((f) => f.path), out, force: true };
     const configPath = join(dir, "curate.config.json");
     writeFileSync(configPath, JSON.stringify(config, null, 2));
-    const result = await measure([process.execPath, cli.bin, "run", "--config", configPath, "--quiet"], {
-      timeoutMs: ctx.timeoutMs,
-      cwd: ctx.root,
-      env: { ...process.env, NO_COLOR: "1" },
-    });
+    const result = await measure(
+      [process.execPath, ...nodeArgs(row, ctx), cli.bin, "run", "--config", configPath, "--quiet"],
+      {
+        timeoutMs: ctx.timeoutMs,
+        cwd: ctx.root,
+        env: { ...process.env, NO_COLOR: "1" },
+      },
+    );
     // Exit 1 means "data errors found", which this corpus has on purpose.
     if (result.code !== 0 && result.code !== 1) return { ...failure(result, row.name), wallMs: result.wallMs };
     let manifest;

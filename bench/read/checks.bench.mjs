@@ -1,6 +1,6 @@
 // Per-line costs behind the reader's design choices: how to decode and check UTF-8, and what the duplicate-key,
 // lone-surrogate and big-integer checks add to JSON.parse. Plain Node over the BUILT package:
-//   npx tsc -p packages/read/tsconfig.build.json && node bench/read/checks.bench.mjs [MB]
+//   npx tsc -p packages/read/tsconfig.build.json && node bench/read/checks.bench.mjs [MB] [ROUNDS]
 import { isUtf8 } from "node:buffer";
 import { parseRecord } from "../../packages/read/dist/record.js";
 import { makeLines } from "./data.mjs";
@@ -19,7 +19,7 @@ const variants = [];
 function time(name, fn) {
   variants.push({ name, fn, runs: [] });
 }
-const ROUNDS = Number(process.env.ROUNDS ?? 7);
+const ROUNDS = Number(process.argv[3] ?? 7);
 
 let sink = 0;
 const fatal = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
@@ -89,7 +89,15 @@ const parsed = texts.map((t) => JSON.parse(t));
   time("check: surrogate escape indexOf x2  [used]", () => {
     for (const t of texts) sink += t.indexOf("\\ud") !== -1 || t.indexOf("\\uD") !== -1 ? 1 : 0;
   }),
-  time("parseRecord: JSON.parse + all checks  [used]", () => {
+  time("JSON.parse + envelope, no checks", () => {
+    const out = [];
+    for (let i = 0; i < texts.length; i++) {
+      out.push({ data: JSON.parse(texts[i]), source: { file: "x", line: i + 1 }, meta: { bytes: 0 } });
+      if (out.length > 4096) out.length = 0;
+    }
+    sink += out.length;
+  }),
+  time("parseRecord: JSON.parse + envelope + all checks  [used]", () => {
     const out = [];
     for (let i = 0; i < texts.length; i++) {
       parseRecord(texts[i], { file: "x", line: i + 1, column: 1, bytes: 0 }, true, out);

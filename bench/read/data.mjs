@@ -57,3 +57,16 @@ export function makeLines(bytes, seed = 42) {
   }
   return lines;
 }
+
+/** `node bench/read/data.mjs OUT.jsonl MB` writes the file and a gzip copy (OUT.jsonl.gz), in its own process. */
+if (process.argv[1] && import.meta.url === (await import("node:url")).pathToFileURL(process.argv[1]).href) {
+  const { createReadStream, createWriteStream } = await import("node:fs");
+  const { pipeline } = await import("node:stream/promises");
+  const { createGzip } = await import("node:zlib");
+  const [out, mb] = process.argv.slice(2);
+  const lines = makeLines(Number(mb) * 1e6);
+  const stream = createWriteStream(out);
+  for (let i = 0; i < lines.length; i += 10_000) stream.write(`${lines.slice(i, i + 10_000).join("\n")}\n`);
+  await new Promise((resolve, reject) => stream.end((error) => (error ? reject(error) : resolve())));
+  await pipeline(createReadStream(out), createGzip({ level: 6 }), createWriteStream(`${out}.gz`));
+}

@@ -37,7 +37,10 @@ export function withOwnCluster<T>(item: Envelope<T>): Envelope<T> {
   return { ...item, meta: { ...item.meta, cluster: clusterId(item.source) } };
 }
 
-/** A duplicate kept in `flag` mode: tagged with its cluster and what it duplicates, with a warning. */
+/**
+ * A duplicate kept in `flag` mode: tagged with its cluster and what it duplicates, with a warning. Stages pass the
+ * tagged envelope to `ctx.warn`, so that a warning sink can write `meta.duplicateOf` out.
+ */
 export function flagDuplicate<T>(item: Envelope<T>, of: DuplicateOf, code: string): [Envelope<T>, Issue] {
   const similarity = of.similarity === undefined || of.similarity === 1 ? "" : ` (similarity ${of.similarity.toFixed(3)})`;
   const issue: Issue = {

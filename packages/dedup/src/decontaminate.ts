@@ -118,8 +118,9 @@ export function decontaminate(options: DecontaminateOptions): DecontaminateStage
         if (mode === "remove") {
           ctx.reject(item, { code: "contaminated", message, eval: match.source, ngram: match.ngram });
         } else {
-          ctx.warn(item, { code: "contaminated", severity: "warning", path: "", message, found: match.ngram });
-          out.push({ ...item, meta: { ...item.meta, contamination: { eval: match.source, ngram: match.ngram } } });
+          const flagged = { ...item, meta: { ...item.meta, contamination: { eval: match.source, ngram: match.ngram } } };
+          ctx.warn(flagged, { code: "contaminated", severity: "warning", path: "", message, found: match.ngram });
+          out.push(flagged);
         }
       }
       return out;

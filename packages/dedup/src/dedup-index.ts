@@ -1,6 +1,6 @@
 import type { Source } from "@curate/core";
 import type { Hash128 } from "./hash.js";
-import { SourceTable, Uint32Pages } from "./pages.js";
+import { SourceTable } from "./pages.js";
 
 /**
  * Where exact dedup remembers which hashes it has seen, and where. Small on purpose: a sharded run can implement
@@ -27,6 +27,9 @@ export interface MemoryDedupIndexOptions {
 }
 
 const MAX_LOAD = 0.8;
+/** Hashes per page of `hashes`: 4096 × 16 bytes = 64 KiB. */
+const PAGE_BITS = 12;
+const PAGE_MASK = (1 << PAGE_BITS) - 1;
 
 /**
  * The in-memory exact-dedup index: an open-addressing table of 128-bit hashes in typed arrays.
@@ -43,7 +46,8 @@ export class MemoryDedupIndex implements DedupIndex {
   private table: Uint32Array;
   private mask: number;
   private limit: number;
-  private readonly hashes = new Uint32Pages();
+  /** The 128-bit hashes in insertion order, four words each, in fixed pages (growing never copies). */
+  private readonly hashes: Uint32Array[] = [];
   private readonly sources = new SourceTable();
 
   constructor(options: MemoryDedupIndexOptions = {}) {
@@ -61,7 +65,7 @@ export class MemoryDedupIndex implements DedupIndex {
 
   /** Bytes held by the table, the hashes and the sources. */
   get bytes(): number {
-    return this.table.byteLength + this.hashes.bytes + this.sources.bytes;
+    return this.table.byteLength + this.hashes.length * (16 << PAGE_BITS) + this.sources.bytes;
   }
 
   firstSeen(hash: Hash128, source: Source): Source | undefined {
@@ -76,24 +80,22 @@ export class MemoryDedupIndex implements DedupIndex {
     for (let slot = table[pos]!; slot !== 0; slot = table[pos]!) {
       if ((slot & high) === tag) {
         const id = (slot & mask) - 1;
-        const at = id * 4;
-        if (
-          this.hashes.get(at) === h0 &&
-          this.hashes.get(at + 1) === h1 &&
-          this.hashes.get(at + 2) === hash[2] &&
-          this.hashes.get(at + 3) === hash[3]
-        ) {
+        const page = this.hashes[id >>> PAGE_BITS]!;
+        const at = (id & PAGE_MASK) << 2;
+        if (page[at] === h0 && page[at + 1] === h1 && page[at + 2] === hash[2] && page[at + 3] === hash[3]) {
           return this.sources.get(id);
         }
       }
       pos = (pos + 1) & mask;
     }
     const id = this.sources.add(source);
-    const at = id * 4;
-    this.hashes.set(at, h0);
-    this.hashes.set(at + 1, h1);
-    this.hashes.set(at + 2, hash[2]!);
-    this.hashes.set(at + 3, hash[3]!);
+    if ((id & PAGE_MASK) === 0) this.hashes.push(new Uint32Array(4 << PAGE_BITS));
+    const page = this.hashes[id >>> PAGE_BITS]!;
+    const at = (id & PAGE_MASK) << 2;
+    page[at] = h0;
+    page[at + 1] = h1;
+    page[at + 2] = hash[2]!;
+    page[at + 3] = hash[3]!;
     table[pos] = tag | (id + 1);
     return undefined;
   }
@@ -108,9 +110,11 @@ export class MemoryDedupIndex implements DedupIndex {
     const mask = capacity - 1;
     const high = ~mask;
     for (let id = 0; id < this.sources.size; id++) {
-      let pos = this.hashes.get(id * 4) & mask;
+      const page = this.hashes[id >>> PAGE_BITS]!;
+      const at = (id & PAGE_MASK) << 2;
+      let pos = page[at]! & mask;
       while (table[pos] !== 0) pos = (pos + 1) & mask;
-      table[pos] = (this.hashes.get(id * 4 + 1) & high) | (id + 1);
+      table[pos] = (page[at + 1]! & high) | (id + 1);
     }
     this.table = table;
     this.mask = mask;

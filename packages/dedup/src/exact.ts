@@ -76,7 +76,7 @@ export function exactDedup(options: ExactDedupOptions = {}): ExactDedupStage {
         if (mode === "remove") ctx.duplicate(item, of);
         else {
           const [flagged, issue] = flagDuplicate(item, of, "exact_duplicate");
-          ctx.warn(item, issue);
+          ctx.warn(flagged, issue);
           out.push(flagged);
         }
       }

@@ -269,7 +269,7 @@ export function nearDedup(options: NearDedupOptions = {}): NearDedupStage {
       if (mode === "remove") ctx.duplicate(item, of);
       else {
         const [flagged, issue] = flagDuplicate(item, of, "near_duplicate");
-        ctx.warn(item, issue);
+        ctx.warn(flagged, issue);
         out.push(flagged);
       }
     }

@@ -1,4 +1,4 @@
-import { UsageError, type Stage } from "@curate/core";
+import { type BatchStage, batchStage, type Envelope, UsageError } from "@curate/core";
 import { type ConvertOptions, canConvert, convert as convertRecord, type ExtraKeys } from "./convert.js";
 import { detectFormat, type FormatName, formatNames, isFormatName } from "./registry.js";
 
@@ -26,7 +26,7 @@ function checkFormat(option: string, value: unknown, auto: boolean): void {
  * records get `meta.format = to`.
  * @example await runStage([validate({ format: "alpaca" }), convertTo({ to: "chat" })], records);
  */
-export function convertTo(options: ConvertStageOptions): Stage {
+export function convertTo(options: ConvertStageOptions): BatchStage {
   checkFormat("to", options.to, false);
   checkFormat("from", options.from ?? "auto", true);
   const extra = options.extra ?? "error";
@@ -40,28 +40,32 @@ export function convertTo(options: ConvertStageOptions): Stage {
       `cannot convert ${fixed} to ${to}; supported: chat, alpaca, prompt_completion and sharegpt into each other, dpo ↔ pairs`,
     );
   }
-  return async function* convert(source, ctx) {
-    for await (const item of source) {
-      const known = item.meta?.format;
-      const from = fixed ?? (isFormatName(known) ? known : detectFormat(item.data));
-      if (from === undefined) {
+  return batchStage("convert", {
+    batch(items, ctx) {
+      const kept: Envelope[] = [];
+      for (const item of items) {
+        const known = item.meta?.format;
+        const from = fixed ?? (isFormatName(known) ? known : detectFormat(item.data));
+        if (from === undefined) {
+          ctx.reject(item, {
+            code: "unknown_format",
+            message: `cannot tell the record's format from its keys; pass --from (one of ${formatNames.join(", ")})`,
+          });
+          continue;
+        }
+        const result = convertRecord(item.data, from, to, { extra });
+        if (result.ok) {
+          kept.push({ ...item, data: result.record, meta: { ...item.meta, format: to } });
+          continue;
+        }
+        const summary = result.issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join("; ");
         ctx.reject(item, {
-          code: "unknown_format",
-          message: `cannot tell the record's format from its keys; pass --from (one of ${formatNames.join(", ")})`,
-        });
-        continue;
-      }
-      const result = convertRecord(item.data, from, to, { extra });
-      if (result.ok) {
-        yield { ...item, data: result.record, meta: { ...item.meta, format: to } };
-      } else {
-        const first = result.issues[0]!;
-        ctx.reject(item, {
-          code: first.code,
-          message: `cannot convert ${from} to ${to} without losing data: ${result.issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join("; ")}`,
+          code: result.issues[0]!.code,
+          message: `cannot convert ${from} to ${to} without losing data: ${summary}`,
           issues: result.issues,
         });
       }
-    }
-  };
+      return kept;
+    },
+  });
 }

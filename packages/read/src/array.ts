@@ -24,6 +24,7 @@ function isWs(c: number | undefined): boolean {
  * no more memory than its largest element. It tracks only string and nesting state to find where each element
  * ends; `JSON.parse` then parses each element alone and reports its errors. Hand-rolled because streaming JSON
  * parsers on npm build values token by token in JS, which is many times slower than `JSON.parse` per element.
+ * @example const s = new JsonArraySplitter("a.json", 1 << 24, 1, 2); s.push(afterBracket, out); s.end(out);
  */
 export class JsonArraySplitter {
   private phase: Phase = Phase.Between;

@@ -18,6 +18,7 @@ const utf8Slice: Utf8Slice =
  * Decodes `buf[start, end)` as UTF-8. Returns the text, or the byte offset (from `start`) of the first byte that is
  * not valid UTF-8. Decoding replaces bad bytes with U+FFFD, so the strict check runs only when the text holds one;
  * valid text pays for one `includes` (measured against a fatal TextDecoder and `isUtf8` on every line).
+ * @example decodeUtf8(Buffer.from([0x61, 0xff]), 0, 2); // 1
  */
 export function decodeUtf8(buf: Buffer, start: number, end: number): string | number {
   const text = utf8Slice.call(buf, start, end);
@@ -26,7 +27,10 @@ export function decodeUtf8(buf: Buffer, start: number, end: number): string | nu
   return isUtf8(bytes) ? text : firstInvalidUtf8(bytes);
 }
 
-/** Offset of the first byte that starts no valid UTF-8 sequence (overlongs and surrogates included); slow path. */
+/**
+ * Offset of the first byte that starts no valid UTF-8 sequence (overlongs and surrogates included); slow path.
+ * @example firstInvalidUtf8(Buffer.from([0x61, 0xc0, 0xaf])); // 1
+ */
 export function firstInvalidUtf8(bytes: Uint8Array): number {
   let i = 0;
   while (i < bytes.length) {
@@ -53,7 +57,10 @@ export function firstInvalidUtf8(bytes: Uint8Array): number {
   return i;
 }
 
-/** The reject for bytes that are not UTF-8: the column counts the characters before the first bad byte. */
+/**
+ * The reject for bytes that are not UTF-8: the column counts the characters before the first bad byte.
+ * @example out.push(invalidUtf8Entry(buf, start, end, bad, origin));
+ */
 export function invalidUtf8Entry(buf: Buffer, start: number, end: number, bad: number, origin: Origin): Entry {
   const before = buf.toString("utf8", start, start + bad);
   const column = origin.column + before.length;
@@ -71,6 +78,7 @@ export function invalidUtf8Entry(buf: Buffer, start: number, end: number, bad: n
 /**
  * Bytes of one record that spans chunks, held until its end is seen. Past `limit` bytes it stops holding them
  * (keeping only the first TOO_LONG_HEAD bytes) and just counts, so a file without newlines needs bounded memory.
+ * @example const pending = new PendingBytes(1000); pending.add(chunk, 0, chunk.length); pending.overflow;
  */
 export class PendingBytes {
   private parts: Buffer[] = [];
@@ -131,7 +139,10 @@ export class PendingBytes {
   }
 }
 
-/** The reject for a record over `maxLineBytes`; its data is the first KiB, decoded leniently. */
+/**
+ * The reject for a record over `maxLineBytes`; its data is the first KiB, decoded leniently.
+ * @example out.push(tooLongEntry(pending.head, origin, 1 << 24, "line"));
+ */
 export function tooLongEntry(head: Buffer, origin: Origin, max: number, what: "line" | "record"): Entry {
   return rejectEntry(head.toString("utf8"), origin, {
     code: "line_too_long",
@@ -140,7 +151,10 @@ export function tooLongEntry(head: Buffer, origin: Origin, max: number, what: "l
   });
 }
 
-/** True when `buf[start, end)` holds only JSON whitespace. */
+/**
+ * True when `buf[start, end)` holds only JSON whitespace.
+ * @example isBlank(Buffer.from(" \t\r"), 0, 3); // true
+ */
 export function isBlank(buf: Buffer, start: number, end: number): boolean {
   for (let i = start; i < end; i++) {
     const c = buf[i];

@@ -4,12 +4,19 @@ import { CurateError } from "@curate/core";
 import fg from "fast-glob";
 import type { ReadOptions } from "./types.js";
 
-/** The path that stands for standard input in sources, stats and messages. */
+/**
+ * The path that stands for standard input in sources, stats and messages.
+ * @example if (record.source.file === STDIN) console.error("from a pipe");
+ */
 export const STDIN = "<stdin>";
 
-/** Files a directory argument expands to: JSONL, NDJSON and JSON, each optionally gzip- or zstd-compressed. */
+/**
+ * Files a directory argument expands to: JSONL, NDJSON and JSON, each optionally gzip- or zstd-compressed.
+ * @example DATA_FILE.test("train.jsonl.zst"); // true
+ */
 export const DATA_FILE = /\.(?:jsonl|ndjson|json)(?:\.(?:gz|zst|zstd))?$/i;
 
+/** One input to read, as `resolveInputs` found it. */
 export interface ResolvedInput {
   /** As given or matched (relative stays relative), or `<stdin>`. */
   readonly path: string;

@@ -471,6 +471,10 @@ describe("readInputs", () => {
       }
       expect(seen).toBe(1);
       expect(openFds().filter((target) => target === path)).toEqual([]);
+
+      // The per-record form, without the runner.
+      for await (const _ of readInputs([path])({ stage: "read", reject() {}, duplicate() {}, warn() {} })) break;
+      expect(openFds().filter((target) => target === path)).toEqual([]);
     }
   });
 

@@ -7,9 +7,16 @@ import { DecompressError, decompress, fileChunks, streamChunks } from "./source.
 import { RecordSplitter } from "./splitter.js";
 import type { InputStats, ReadOptions } from "./types.js";
 
-/** A record source that also reports, per input, what it read. */
+/**
+ * A record source that also reports, per input, what it read.
+ * @example const source: ReadSource = readInputs(["data/"]); // later: source.stats[0].sha256
+ */
 export type ReadSource = RecordSource & { readonly stats: InputStats[] };
 
+/**
+ * The default `maxLineBytes`: 16 MiB, far above any real record, low enough to bound memory.
+ * @example readInputs(["big.jsonl"], { maxLineBytes: 4 * DEFAULT_MAX_LINE_BYTES });
+ */
 export const DEFAULT_MAX_LINE_BYTES = 16 * 1024 * 1024;
 
 interface Opened {

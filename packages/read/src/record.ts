@@ -1,7 +1,10 @@
 import { describeValue, type Envelope, formatPath, type Issue, type RejectReason } from "@curate/core";
 import { scanJson } from "./json-scan.js";
 
-/** Reject codes the reader produces. */
+/**
+ * Reject codes the reader produces.
+ * @example const code: ReadRejectCode = "duplicate_key";
+ */
 export type ReadRejectCode =
   | "invalid_json"
   | "not_an_object"
@@ -9,19 +12,31 @@ export type ReadRejectCode =
   | "line_too_long"
   | "truncated_line"
   | "duplicate_key"
-  | "lone_surrogate";
+  | "lone_surrogate"
+  /** A gzip or zstd stream that is damaged or cut off: the rest of that input cannot be read. */
+  | "corrupt_input";
 
-/** Warning codes the reader produces on records it keeps. */
+/**
+ * Warning codes the reader produces on records it keeps.
+ * @example const code: ReadWarningCode = "unsafe_integer";
+ */
 export type ReadWarningCode = "unsafe_integer" | "unterminated_array";
 
-/** Rejected records carry at most this much of their raw text, so the rejects file still holds the record. */
+/**
+ * Rejected records carry at most this much of their raw text (64 KiB), so the rejects file still holds the record.
+ * @example (rejected.item.data as string).length <= MAX_REJECT_TEXT; // true
+ */
 export const MAX_REJECT_TEXT = 64 * 1024;
-/** Lines over the length bound keep only this much, since the whole line was never buffered. */
+/**
+ * Lines over the length bound keep only this much (1 KiB), since the whole line was never buffered.
+ * @example new PendingBytes(1000).head.length <= TOO_LONG_HEAD; // true
+ */
 export const TOO_LONG_HEAD = 1024;
 
 /**
- * A reject or warning waiting in a parsed batch. The generator routes it when it reaches its position, so rejects
- * and kept records leave the source in file order.
+ * A reject or warning waiting in a parsed chunk. The per-record source routes it when it reaches its position (file
+ * order); the batch source routes a chunk's rejects and warnings before handing on its kept records.
+ * @example out.push(new Routed(item, { code: "invalid_json", message: "…" }, undefined));
  */
 export class Routed {
   constructor(
@@ -31,10 +46,16 @@ export class Routed {
   ) {}
 }
 
-/** What parsing a chunk produces: kept envelopes, with rejects and warnings in between. */
+/**
+ * What parsing a chunk produces: kept envelopes, with rejects and warnings in between.
+ * @example const out: Entry[] = []; splitter.push(chunk, out);
+ */
 export type Entry = Envelope | Routed;
 
-/** Where a record's text starts, for envelopes and for turning offsets in the text into line and column. */
+/**
+ * Where a record's text starts, for envelopes and for turning offsets in the text into line and column.
+ * @example const origin: Origin = { file: "a.jsonl", line: 3, column: 1, bytes: 42 };
+ */
 export interface Origin {
   readonly file: string;
   readonly line: number;
@@ -44,16 +65,27 @@ export interface Origin {
   readonly bytes: number;
 }
 
+/**
+ * The envelope of a record read from `origin`.
+ * @example envelope({ prompt: "hi" }, origin); // { data, source: { file, line }, meta: { bytes } }
+ */
 export function envelope(data: unknown, origin: Origin): Envelope {
   return { data, source: { file: origin.file, line: origin.line }, meta: { bytes: origin.bytes } };
 }
 
+/**
+ * A reject whose data is the raw text (cut at MAX_REJECT_TEXT), so the rejects file still holds the record.
+ * @example out.push(rejectEntry(line, origin, { code: "not_an_object", message: "found an array of 2" }));
+ */
 export function rejectEntry(text: string, origin: Origin, reason: RejectReason): Routed {
   const data = text.length > MAX_REJECT_TEXT ? text.slice(0, MAX_REJECT_TEXT) : text;
   return new Routed(envelope(data, origin), reason, undefined);
 }
 
-/** A short piece of `text` around `offset`, cut with an ellipsis. */
+/**
+ * A short piece of `text` around `offset`, cut with an ellipsis.
+ * @example excerpt("x".repeat(100), 50, 3); // "…xxxxxx…"
+ */
 export function excerpt(text: string, offset: number, radius = 24): string {
   const start = Math.max(0, offset - radius);
   const end = Math.min(text.length, offset + radius);
@@ -245,6 +277,7 @@ function unsafeIntegerIssues(data: object): Issue[] {
 /**
  * Parses one record's text and appends what happens to it to `out`: the kept envelope (after its warnings), or one
  * reject. `terminated` is false for the last line of an input that has no newline.
+ * @example const out: Entry[] = []; parseRecord('{"a":1,"a":2}', origin, true, out); // a duplicate_key reject
  */
 export function parseRecord(text: string, origin: Origin, terminated: boolean, out: Entry[]): void {
   let data: unknown;

@@ -5,14 +5,24 @@ import { createGunzip } from "node:zlib";
 import { CurateError } from "@curate/core";
 import { Decompress } from "fzstd";
 
+/**
+ * The compression of an input, found from its first bytes.
+ * @example const compression: Compression = detectCompression(head);
+ */
 export type Compression = "none" | "gzip" | "zstd";
 
-/** Bytes per read from a file: large enough that the per-chunk `await` is noise, small enough to stay bounded. */
+/**
+ * Bytes per read from a file: large enough that the per-chunk `await` is noise, small enough to stay bounded.
+ * @example fileChunks(path, shown, FILE_CHUNK_BYTES);
+ */
 export const FILE_CHUNK_BYTES = 1 << 20;
 /** fzstd decodes every complete block in what it is given; feeding it slices bounds what one push can produce. */
 const ZSTD_FEED_BYTES = 64 * 1024;
 
-/** A compressed stream that ends early or holds bytes its format does not allow. Becomes a `corrupt_input` reject. */
+/**
+ * A compressed stream that ends early or holds bytes its format does not allow. Becomes a `corrupt_input` reject.
+ * @example throw new DecompressError("zstd", "zstd data is corrupt or cut off");
+ */
 export class DecompressError extends Error {
   constructor(
     readonly compression: Compression,
@@ -64,7 +74,10 @@ export async function* fileChunks(path: string, shown: string, chunkBytes = FILE
   }
 }
 
-/** The bytes of a readable stream (stdin), as Buffers even if someone set an encoding on it. */
+/**
+ * The bytes of a readable stream (stdin), as Buffers even if someone set an encoding on it.
+ * @example for await (const chunk of streamChunks(process.stdin)) hash.update(chunk);
+ */
 export async function* streamChunks(stream: NodeJS.ReadableStream): AsyncGenerator<Buffer> {
   for await (const chunk of stream) yield typeof chunk === "string" ? Buffer.from(chunk, "utf8") : chunk;
 }
@@ -83,6 +96,7 @@ export function detectCompression(head: Uint8Array): Compression {
  * Decompresses `raw` if its first bytes say it is gzip or zstd; passes it through otherwise. Reports the
  * compression through `found` before the first chunk. A corrupt or cut-off stream throws DecompressError after
  * yielding everything decoded before the damage.
+ * @example for await (const chunk of decompress(fileChunks(path, name), (c) => (stats.compression = c))) use(chunk);
  */
 export async function* decompress(
   raw: AsyncIterable<Buffer>,

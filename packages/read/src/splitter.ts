@@ -2,6 +2,10 @@ import { JsonArraySplitter } from "./array.js";
 import { JsonlSplitter } from "./jsonl.js";
 import type { Entry } from "./record.js";
 
+/**
+ * How an input holds its records: one per line, or one JSON array.
+ * @example const container: Container = "json-array";
+ */
 export type Container = "jsonl" | "json-array";
 
 /**

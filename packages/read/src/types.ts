@@ -1,6 +1,10 @@
 import type { Compression } from "./source.js";
 import type { Container } from "./splitter.js";
 
+/**
+ * Options of `readInputs`, `readStream` and `resolveInputs`.
+ * @example readInputs(["-"], { stdin: socket, maxLineBytes: 1 << 20, onBytes: (n) => bar.tick(n) });
+ */
 export interface ReadOptions {
   /** Longest line accepted, in bytes (default 16 MiB). Longer lines become `line_too_long` rejects without buffering them whole. */
   maxLineBytes?: number;
@@ -12,7 +16,10 @@ export interface ReadOptions {
   cwd?: string;
 }
 
-/** Per-input statistics, filled while reading, final when the source is exhausted. */
+/**
+ * Per-input statistics, filled while reading, final when the source is exhausted.
+ * @example for (const s of source.stats) console.error(`${s.path}: ${s.records} records, sha256 ${s.sha256}`);
+ */
 export interface InputStats {
   path: string;
   /** Raw bytes read (compressed size for compressed inputs). */

@@ -579,20 +579,29 @@ function assign(
   const table = records.map((r) => cellTargets(r, shares));
   const counts = roundTable(table, records);
 
-  // Cut each stratum's units, in position order, at the cumulative counts: a unit goes where its middle falls.
-  const cursor = new Array<number>(strataTotal).fill(0);
-  const bounds = counts.map((row) => {
-    let c = 0;
-    return row.map((x) => (c += x));
+  // Fill each stratum's held-out splits, in the order given, with its units in position order, skipping a unit
+  // that would overflow the split's count (a group, or copies of one text) so that smaller units behind it can
+  // fill the split exactly; the training split takes every unit left. With single-record units this is a cut
+  // at the rounded counts.
+  const trainIndex = targets.findIndex((t) => t.name === settings.train);
+  const byStratum: number[][] = Array.from({ length: strataTotal }, () => []);
+  for (let u = 0; u < unitCount; u++) byStratum[unitStratum[u]!]!.push(u);
+  const unitSplit = new Int8Array(unitCount).fill(-1);
+  byStratum.forEach((units, s) => {
+    targets.forEach((_, j) => {
+      if (j === trainIndex) return;
+      let room = counts[s]![j]!;
+      for (let k = 0; k < units.length && room > 0; k++) {
+        const u = units[k]!;
+        const size = unitStart[u + 1]! - unitStart[u]!;
+        if (unitSplit[u] !== -1 || size > room) continue;
+        unitSplit[u] = j;
+        room -= size;
+      }
+    });
   });
   for (let u = 0; u < unitCount; u++) {
-    const s = unitStratum[u]!;
-    const size = unitStart[u + 1]! - unitStart[u]!;
-    const middle = cursor[s]! + size / 2;
-    const b = bounds[s]!;
-    let j = 0;
-    while (j < b.length - 1 && middle >= b[j]!) j++;
-    cursor[s]! += size;
+    const j = unitSplit[u] === -1 ? trainIndex : unitSplit[u]!;
     unitsPerSplit[j]!++;
     for (let r = unitStart[u]!; r < unitStart[u + 1]!; r++) splitOf[order[r]!] = j;
   }

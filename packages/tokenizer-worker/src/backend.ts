@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ChatTemplate, templateSources, tokenString } from "./chat-template.js";
+import { ChatTemplate, compileTemplate, templateSources, tokenString } from "./chat-template.js";
 import { type AddedToken, HfEngine, unsupportedReason } from "./engine/hf-engine.js";
 import { tiktokenEngine } from "./engine/tiktoken-data.js";
 import { contentText, openAiChatCount } from "./openai.js";
@@ -184,13 +184,13 @@ async function loadHuggingFace(
   const sources = templateSources(config, jinjaFile);
   let template: ChatTemplate | undefined;
   if (sources.default !== undefined) {
-    const { Template } = await importOrExplain<typeof import("@huggingface/jinja")>(
+    const jinja = await importOrExplain<typeof import("@huggingface/jinja")>(
       "@huggingface/jinja",
       () => import("@huggingface/jinja"),
     );
     template = new ChatTemplate(
-      new Template(sources.default),
-      sources.tools === undefined ? undefined : new Template(sources.tools),
+      compileTemplate(jinja, sources.default),
+      sources.tools === undefined ? undefined : compileTemplate(jinja, sources.tools),
       config,
       specialFinder(added),
     );

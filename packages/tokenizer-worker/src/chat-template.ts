@@ -1,9 +1,46 @@
 import { contentText } from "./openai.js";
 import type { ChatCount, ChatInput, ChatMessage } from "./types.js";
 
-/** What `@huggingface/jinja`'s `Template` offers; typed here so the library itself loads lazily. */
-interface JinjaTemplate {
-  render(items: Record<string, unknown>): string;
+/** A compiled chat template: variables in, text out. */
+export type RenderTemplate = (items: Record<string, unknown>) => string;
+
+/**
+ * Compiles a template with `@huggingface/jinja` (passed in, so the library loads lazily). Rendering sets up the
+ * globals itself rather than calling `Template.render`, whose built-in `strftime_now` returns today's date (counts
+ * would change by the day) and whose `raise_exception` cannot be told apart from a template bug.
+ */
+export function compileTemplate(jinja: typeof import("@huggingface/jinja"), source: string): RenderTemplate {
+  const parsed = new jinja.Template(source).parsed;
+  return (items) => {
+    const env = new jinja.Environment();
+    for (const [name, value] of [
+      ["false", false],
+      ["true", true],
+      ["none", null],
+      ["False", false],
+      ["True", true],
+      ["None", null],
+    ] as const) {
+      env.set(name, value);
+    }
+    env.set("range", range);
+    env.set("raise_exception", (message: unknown) => {
+      throw new TemplateError(String(message));
+    });
+    env.set("strftime_now", (format: unknown) => strftime(String(format)));
+    for (const [key, value] of Object.entries(items)) env.set(key, value);
+    return new jinja.Interpreter(env).run(parsed).value as string;
+  };
+}
+
+/** Python's `range`, as templates call it. */
+function range(start: number, stop?: number, step = 1): number[] {
+  const [from, to] = stop === undefined ? [0, start] : [start, stop];
+  if (step === 0) throw new TemplateError("range() step must not be zero");
+  const out: number[] = [];
+  if (step > 0) for (let i = from; i < to; i += step) out.push(i);
+  else for (let i = from; i > to; i += step) out.push(i);
+  return out;
 }
 
 type Config = Record<string, unknown>;
@@ -99,8 +136,8 @@ export class ChatTemplate {
   private readonly base: Record<string, unknown>;
 
   constructor(
-    private readonly template: JinjaTemplate,
-    private readonly toolsTemplate: JinjaTemplate | undefined,
+    private readonly template: RenderTemplate,
+    private readonly toolsTemplate: RenderTemplate | undefined,
     config: Config,
     /** `[start, end)` of the first special token in `text` at or after `from`, if any. */
     private readonly firstSpecial: (text: string, from: number) => readonly [number, number] | undefined,
@@ -112,10 +149,6 @@ export class ChatTemplate {
         if (token !== undefined) base[key] = token;
       }
     }
-    base.raise_exception = (message: unknown) => {
-      throw new TemplateError(String(message));
-    };
-    base.strftime_now = (format: unknown) => strftime(String(format));
     base.date_string = strftime("%d %b %Y");
     this.base = base;
   }
@@ -124,7 +157,7 @@ export class ChatTemplate {
   render(chat: ChatInput, messages: readonly ChatMessage[], addGenerationPrompt: boolean): string {
     const tools = chat.tools !== undefined && chat.tools.length > 0 ? chat.tools : undefined;
     const template = tools !== undefined && this.toolsTemplate !== undefined ? this.toolsTemplate : this.template;
-    return template.render({
+    return template({
       ...this.base,
       messages: messages.map(forTemplate),
       ...(tools === undefined ? {} : { tools }),

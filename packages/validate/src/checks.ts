@@ -36,7 +36,9 @@ function textOf(content: unknown): string | undefined {
   return text;
 }
 
-const isBlank = (text: string) => text.trim() === "";
+// A regex test stops at the first non-space character; `trim()` would copy the string first.
+const NON_SPACE = /\S/;
+const isBlank = (text: string) => !NON_SPACE.test(text);
 
 function checkText(value: unknown, path: Path, what: string, out: Issues): void {
   const text = textOf(value);
@@ -68,72 +70,83 @@ function toolNames(tools: unknown): Set<string> | undefined {
  */
 export function checkMessages(messages: unknown, base: Path, options: ConversationOptions, out: Issues): void {
   if (!Array.isArray(messages)) return;
-  const declared = toolNames(options.tools);
-  const calls = new Map<string, { path: Path; answered: boolean }>();
-  let previous: { role: "user" | "assistant" | "tool"; index: number } | undefined;
+  // Paths are built only for issues: this loop runs for every message of every record.
+  const at = (i: number, ...rest: PropertyKey[]): PropertyKey[] => [...base, i, ...rest];
+  let declared: Set<string> | undefined | null = null; // null: not looked at yet
+  let calls: Map<string, { path: Path; answered: boolean }> | undefined;
+  let previousRole: string | undefined;
+  let previousIndex = -1;
   let assistants = 0;
   let trainable = 0;
 
-  messages.forEach((message, i) => {
-    if (!isRec(message)) return;
-    const at = [...base, i];
+  for (let i = 0; i < messages.length; i++) {
+    const message = messages[i];
+    if (!isRec(message)) continue;
     const role = message.role;
-    const hasCalls = Array.isArray(message.tool_calls) && message.tool_calls.length > 0;
-
-    // Content: an assistant message may be tool calls alone; every other message needs text.
-    if (role === "assistant" && !hasCalls) {
-      if (message.content === null) {
-        out.add("missing_content", [...at, "content"], "assistant message has no content and no tool calls", "non-empty text", "null");
-      } else if (message.content === undefined) {
-        out.add("message_missing_key", [...at, "content"], "assistant message has neither content nor tool_calls", 'key "content"', describeValue(undefined));
-      }
-    }
-    if (typeof role === "string" && !(role === "assistant" && hasCalls)) {
-      checkText(message.content, [...at, "content"], `${role} message content`, out);
-    }
-
-    if ((role === "system" || role === "developer") && i > 0) {
-      out.add("system_not_first", [...at, "role"], `${role} message at position ${i}; put it first`, "position 0", String(i));
-    }
-
-    if (role === "user" || role === "assistant") {
-      if (previous?.role === role) {
-        out.add(
-          "non_alternating_turns",
-          [...at, "role"],
-          `two ${role} messages in a row (${formatPath([...base, previous.index])} and ${formatPath(at)})`,
-        );
-      }
-      previous = { role, index: i };
-    } else if (role === "tool") {
-      previous = { role, index: i };
-    }
+    const toolCalls = message.tool_calls;
+    const hasCalls = Array.isArray(toolCalls) && toolCalls.length > 0;
+    const content = message.content;
 
     if (role === "assistant") {
       assistants++;
       if (message.weight !== 0) trainable++;
+      // An assistant message may be tool calls alone; every other message needs text.
+      if (!hasCalls) {
+        if (content === null) {
+          out.add("missing_content", at(i, "content"), "assistant message has no content and no tool calls", "non-empty text", "null");
+        } else if (content === undefined) {
+          out.add("message_missing_key", at(i, "content"), "assistant message has neither content nor tool_calls", 'key "content"', describeValue(undefined));
+        } else if (typeof content === "string" ? isBlank(content) : Array.isArray(content)) {
+          checkText(content, at(i, "content"), "assistant message content", out);
+        }
+      }
+    } else if (typeof role === "string") {
+      if (typeof content === "string" ? isBlank(content) : Array.isArray(content)) {
+        checkText(content, at(i, "content"), `${role} message content`, out);
+      }
     }
 
-    if (role === "assistant" && Array.isArray(message.tool_calls)) {
-      message.tool_calls.forEach((call, k) => {
-        if (!isRec(call)) return;
-        const callPath = [...at, "tool_calls", k];
+    if ((role === "system" || role === "developer") && i > 0) {
+      out.add("system_not_first", at(i, "role"), `${role} message at position ${i}; put it first`, "position 0", String(i));
+    }
+
+    if (role === "user" || role === "assistant") {
+      if (previousRole === role) {
+        out.add(
+          "non_alternating_turns",
+          at(i, "role"),
+          `two ${role} messages in a row (${formatPath(at(previousIndex))} and ${formatPath(at(i))})`,
+        );
+      }
+      previousRole = role;
+      previousIndex = i;
+    } else if (role === "tool") {
+      previousRole = role;
+      previousIndex = i;
+    }
+
+    if (role === "assistant" && Array.isArray(toolCalls)) {
+      if (declared === null) declared = toolNames(options.tools);
+      calls ??= new Map();
+      for (let k = 0; k < toolCalls.length; k++) {
+        const call = toolCalls[k];
+        if (!isRec(call)) continue;
         if (typeof call.id === "string") {
           if (calls.has(call.id)) {
-            out.add("duplicate_tool_call_id", [...callPath, "id"], `tool call id "${call.id}" is used twice`, "a unique id", JSON.stringify(call.id));
+            out.add("duplicate_tool_call_id", at(i, "tool_calls", k, "id"), `tool call id "${call.id}" is used twice`, "a unique id", JSON.stringify(call.id));
           } else {
-            calls.set(call.id, { path: [...callPath, "id"], answered: false });
+            calls.set(call.id, { path: at(i, "tool_calls", k, "id"), answered: false });
           }
         }
         const fn = call.function;
-        if (!isRec(fn)) return;
+        if (!isRec(fn)) continue;
         if (typeof fn.arguments === "string") {
           try {
             JSON.parse(fn.arguments);
           } catch (error) {
             out.add(
               "invalid_tool_arguments",
-              [...callPath, "function", "arguments"],
+              at(i, "tool_calls", k, "function", "arguments"),
               `arguments are not valid JSON (${(error as Error).message})`,
               "a JSON string",
               describeValue(fn.arguments),
@@ -143,32 +156,34 @@ export function checkMessages(messages: unknown, base: Path, options: Conversati
         if (declared && typeof fn.name === "string" && !declared.has(fn.name)) {
           out.add(
             "undeclared_tool",
-            [...callPath, "function", "name"],
+            at(i, "tool_calls", k, "function", "name"),
             `calls "${fn.name}", which \`tools\` does not declare`,
             `one of ${[...declared].join("|") || "(no tools)"}`,
             JSON.stringify(fn.name),
           );
         }
-      });
+      }
     }
 
     if (role === "tool" && typeof message.tool_call_id === "string") {
-      const call = calls.get(message.tool_call_id);
+      const call = calls?.get(message.tool_call_id);
       if (call) call.answered = true;
       else {
         out.add(
           "unmatched_tool_call_id",
-          [...at, "tool_call_id"],
+          at(i, "tool_call_id"),
           `no earlier assistant tool call has id "${message.tool_call_id}"`,
-          calls.size > 0 ? `one of ${[...calls.keys()].join("|")}` : "an id from an earlier assistant tool call",
+          calls && calls.size > 0 ? `one of ${[...calls.keys()].join("|")}` : "an id from an earlier assistant tool call",
           JSON.stringify(message.tool_call_id),
         );
       }
     }
-  });
+  }
 
-  for (const [id, call] of calls) {
-    if (!call.answered) out.add("missing_tool_response", call.path, `no tool message answers tool call "${id}"`);
+  if (calls) {
+    for (const [id, call] of calls) {
+      if (!call.answered) out.add("missing_tool_response", call.path, `no tool message answers tool call "${id}"`);
+    }
   }
 
   if (!options.trained || messages.length === 0) return;
@@ -180,7 +195,7 @@ export function checkMessages(messages: unknown, base: Path, options: Conversati
   if (isRec(last) && last.role !== "assistant") {
     out.add(
       "last_message_not_assistant",
-      [...base, messages.length - 1, "role"],
+      at(messages.length - 1, "role"),
       "the conversation must end with the assistant's reply",
       '"assistant"',
       describeValue(last.role),
@@ -341,12 +356,16 @@ function codePoint(char: string): string {
   return `U+${char.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`;
 }
 
-function scanString(text: string, path: PropertyKey[], out: Issues): void {
+// One test per string for both kinds; the rare hit is then looked at closely.
+const SUSPECT = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\uFFFD]/;
+
+function scanString(text: string, path: readonly PropertyKey[], out: Issues): void {
+  if (!SUSPECT.test(text)) return;
   const control = CONTROL.exec(text);
   if (control) {
     out.add(
       "control_characters",
-      path,
+      [...path],
       `text contains control character ${codePoint(control[0])} at offset ${control.index}`,
       "printable text",
       codePoint(control[0]),
@@ -356,7 +375,7 @@ function scanString(text: string, path: PropertyKey[], out: Issues): void {
   if (bad !== -1) {
     out.add(
       "replacement_character",
-      path,
+      [...path],
       `text contains U+FFFD at offset ${bad}: it was decoded with the wrong encoding somewhere upstream`,
       "text without U+FFFD",
       describeValue(text.slice(Math.max(0, bad - 20), bad + 20)),
@@ -365,23 +384,43 @@ function scanString(text: string, path: PropertyKey[], out: Issues): void {
 }
 
 /**
- * Reports control characters and U+FFFD in every string of `value`, one issue per string and kind.
+ * Reports control characters and U+FFFD in every string of `value`, one issue per string and kind. `path` is a
+ * scratch array (pushed and popped while walking; copied only for an issue).
  * @example const out = new Issues(); scanText({ output: "caf\uFFFD" }, [], out); // replacement_character at "output"
  */
 export function scanText(value: unknown, path: PropertyKey[], out: Issues): void {
   if (typeof value === "string") {
-    scanString(value, [...path], out);
+    scanString(value, path, out);
   } else if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      path.push(i);
-      scanText(value[i], path, out);
-      path.pop();
+      const item = value[i];
+      if (typeof item === "string") {
+        if (SUSPECT.test(item)) {
+          path.push(i);
+          scanString(item, path, out);
+          path.pop();
+        }
+      } else if (typeof item === "object" && item !== null) {
+        path.push(i);
+        scanText(item, path, out);
+        path.pop();
+      }
     }
-  } else if (isRec(value)) {
-    for (const key of Object.keys(value)) {
-      path.push(key);
-      scanText(value[key], path, out);
-      path.pop();
+  } else if (typeof value === "object" && value !== null) {
+    for (const key in value) {
+      if (!Object.hasOwn(value, key)) continue;
+      const item = (value as Rec)[key];
+      if (typeof item === "string") {
+        if (SUSPECT.test(item)) {
+          path.push(key);
+          scanString(item, path, out);
+          path.pop();
+        }
+      } else if (typeof item === "object" && item !== null) {
+        path.push(key);
+        scanText(item, path, out);
+        path.pop();
+      }
     }
   }
 }

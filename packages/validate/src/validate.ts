@@ -1,4 +1,13 @@
-import { CurateError, describeValue, type Envelope, type Issue, type Stage, type StageContext, UsageError } from "@curate/core";
+import {
+  type BatchStage,
+  batchStage,
+  CurateError,
+  describeValue,
+  type Envelope,
+  type Issue,
+  type StageContext,
+  UsageError,
+} from "@curate/core";
 import {
   detectFormat,
   type FormatName,
@@ -121,7 +130,7 @@ function isRecordSchema(value: unknown): value is RecordSchema {
  * @example
  * const run = runPipeline(readInputs(["data/*.jsonl"]), [validate({ format: "auto", rules: { system_not_first: "error" } })]);
  */
-export function validate(options: ValidateOptions = {}): Stage {
+export function validate(options: ValidateOptions = {}): BatchStage {
   const requested = options.format ?? (options.schema === undefined ? "auto" : "none");
   if (requested !== "auto" && requested !== "none" && !isFormatName(requested)) {
     throw new UsageError(
@@ -133,8 +142,9 @@ export function validate(options: ValidateOptions = {}): Stage {
   }
   let userSchema: RecordSchema | undefined;
   if (options.schema !== undefined) {
-    if (isRecordSchema(options.schema)) userSchema = options.schema;
-    else if (isZodLikeSchema(options.schema)) userSchema = fromZodSchema(options.schema);
+    // zod schemas have a `check` method too (to add refinements), so they are told apart by `safeParse` first.
+    if (isZodLikeSchema(options.schema)) userSchema = fromZodSchema(options.schema);
+    else if (isRecordSchema(options.schema)) userSchema = options.schema;
     else {
       throw new CurateError(
         "CURATE_INVALID_OPTION",
@@ -224,66 +234,74 @@ export function validate(options: ValidateOptions = {}): Stage {
     return route(item, detected, [], ctx);
   }
 
-  return async function* validate(source, ctx) {
-    if (requested !== "auto") {
-      const format = requested === "none" ? undefined : requested;
-      for await (const item of source) {
-        const kept = format === undefined ? route(item, undefined, [], ctx) : checkForced(item, format, ctx);
-        if (kept) yield kept;
-      }
-      return;
+  // Auto: a file's first records (at most `window`) wait until its format is decided by majority, then are checked
+  // in order. Files are decided independently; memory stays bounded by the window.
+  const decided = new Map<string, FileFormat>();
+  let pending: Envelope[] = [];
+
+  function decide(): FileFormat | undefined {
+    const votes = new Map<FormatName, number>();
+    let of = 0;
+    for (const item of pending) {
+      const format = detectFormat(item.data);
+      if (format === undefined) continue;
+      of++;
+      votes.set(format, (votes.get(format) ?? 0) + 1);
     }
+    let best: FileFormat | undefined;
+    // Map order is first-seen order, so a tie goes to the format that appeared first.
+    for (const [format, n] of votes) if (!best || n > best.votes) best = { format, votes: n, of };
+    return best;
+  }
 
-    // Auto: buffer a file's first records (at most `window`) until its format is decided by majority, then check
-    // them in order. Files are decided independently; memory stays bounded by the window.
-    const decided = new Map<string, FileFormat>();
-    let pending: Envelope[] = [];
-
-    function decide(): FileFormat | undefined {
-      const votes = new Map<FormatName, number>();
-      let of = 0;
-      for (const item of pending) {
-        const format = detectFormat(item.data);
-        if (format === undefined) continue;
-        of++;
-        votes.set(format, (votes.get(format) ?? 0) + 1);
-      }
-      let best: FileFormat | undefined;
-      // Map order is first-seen order, so a tie goes to the format that appeared first.
-      for (const [format, n] of votes) if (!best || n > best.votes) best = { format, votes: n, of };
-      return best;
+  function flushPending(ctx: StageContext, kept: Envelope[]): void {
+    if (pending.length === 0) return;
+    const format = decide();
+    if (format) decided.set(pending[0]!.source.file, format);
+    const items = pending;
+    pending = [];
+    for (const item of items) {
+      const ok = checkDetected(item, format, ctx);
+      if (ok) kept.push(ok);
     }
+  }
 
-    function* flush(): Generator<Envelope> {
-      if (pending.length === 0) return;
-      const file = pending[0]!.source.file;
-      const format = decide();
-      if (format) decided.set(file, format);
-      const items = pending;
-      pending = [];
+  const fixed = requested === "auto" ? undefined : requested;
+  return batchStage("validate", {
+    batch(items, ctx) {
+      const kept: Envelope[] = [];
+      if (fixed !== undefined) {
+        for (const item of items) {
+          const ok = fixed === "none" ? route(item, undefined, [], ctx) : checkForced(item, fixed, ctx);
+          if (ok) kept.push(ok);
+        }
+        return kept;
+      }
       for (const item of items) {
-        const kept = checkDetected(item, format, ctx);
-        if (kept) yield kept;
-      }
-    }
-
-    try {
-      for await (const item of source) {
         const known = decided.get(item.source.file);
         if (known) {
-          const kept = checkDetected(item, known, ctx);
-          if (kept) yield kept;
+          const ok = checkDetected(item, known, ctx);
+          if (ok) kept.push(ok);
           continue;
         }
-        if (pending.length > 0 && pending[0]!.source.file !== item.source.file) yield* flush();
+        if (pending.length > 0 && pending[0]!.source.file !== item.source.file) flushPending(ctx, kept);
         pending.push(item);
-        if (pending.length >= window) yield* flush();
+        if (pending.length >= window) flushPending(ctx, kept);
       }
-      yield* flush();
-    } finally {
+      return kept;
+    },
+    flush(ctx) {
+      const kept: Envelope[] = [];
+      flushPending(ctx, kept);
+      decided.clear();
+      return kept;
+    },
+    close() {
+      // A run that ended early leaves records waiting; the next run starts clean.
       pending = [];
-    }
-  };
+      decided.clear();
+    },
+  });
 }
 
 /** Issues of a user schema that the built-in format already reported (same code and path) are not repeated. */

@@ -1,4 +1,204 @@
-import type { Command } from "commander";
+import type { Duplicate, Stage, Warning } from "@curate/core";
+import type { DecontaminationStats, DedupStats, NearDedupStats } from "@curate/dedup";
+import { duplicateLine } from "@curate/write";
+import { type Command, Option } from "commander";
+import {
+  addIoOptions,
+  type CommandRunResult,
+  collect,
+  type IoOptions,
+  note,
+  openSink,
+  parseFraction,
+  parsePositive,
+  runCommand,
+  summaryJson,
+  table,
+} from "../common.js";
 
-// Placeholder until the command is written; registers nothing.
-export function registerDedup(_program: Command): void {}
+const examples = `
+Examples:
+  $ curate dedup data/*.jsonl --out clean.jsonl --duplicates dups.jsonl     exact (the default)
+  $ curate dedup data/ --near --threshold 0.85 --duplicates dups.jsonl      near-duplicates, MinHash LSH
+  $ curate dedup data.jsonl --exact --near --against evals/*.jsonl --rejects rejects.jsonl
+  $ curate dedup data.jsonl --key instruction --normalize nfkc,lower,punct,whitespace
+  $ cat raw.jsonl | curate dedup --near --shingle char:5 --mode flag > flagged.jsonl
+
+Exact dedup hashes each record's key (default: its training text, NFKC + whitespace-collapsed) with
+xxh3-128 and keeps the first occurrence in input order. Near dedup (--near) compares word 5-gram
+(or --shingle char:N) MinHash signatures in LSH buckets and verifies every candidate by exact Jaccard
+(--no-verify trusts the signature estimate instead). --against rejects records sharing a 13-word
+sequence (--ngram) with any eval record, with code "contaminated".
+
+Every duplicate goes to --duplicates with its source, the kept record's source, method, similarity
+and cluster id (the kept record's file:line); with --mode flag duplicates stay in the output and are
+listed there with "flagged": true. Nothing is dropped: kept + duplicates + rejected = records read.
+Exit codes: 0 ok, 1 some records were rejected (unreadable or contaminated), 2 usage or internal error.`;
+
+interface DedupCommandOptions extends IoOptions {
+  exact?: boolean;
+  near?: boolean;
+  against?: string[];
+  ngram: number;
+  threshold: number;
+  shingle: string;
+  numPerm: number;
+  verify: boolean;
+  key?: string[];
+  normalize: string;
+  mode: "remove" | "flag";
+  threads?: number;
+}
+
+/** The stages a dedup command runs, with their live stats (final once the run has ended). */
+interface DedupStages {
+  readonly stages: Stage[];
+  readonly exact?: { readonly stats: DedupStats };
+  readonly near?: { readonly stats: NearDedupStats };
+  readonly decontaminate?: { readonly stats: DecontaminationStats };
+}
+
+async function buildStages(options: DedupCommandOptions): Promise<DedupStages> {
+  // Loaded here, not at the top: other commands never pay for the dedup package and its native hash.
+  const { decontaminate, exactDedup, nearDedup, parseKey } = await import("@curate/dedup");
+  const mode = options.mode;
+  const key = parseKey(options.key);
+  const runExact = options.exact === true || options.near !== true;
+  // Decontamination first: a contaminated record is rejected before it can become a cluster's representative.
+  const contamination = options.against?.length
+    ? decontaminate({ against: options.against, n: options.ngram, mode })
+    : undefined;
+  const exact = runExact ? exactDedup({ key, normalize: options.normalize, mode }) : undefined;
+  const near = options.near
+    ? nearDedup({
+        key,
+        mode,
+        threshold: options.threshold,
+        shingle: options.shingle,
+        numPerm: options.numPerm,
+        verify: options.verify,
+        ...(options.threads === undefined ? {} : { threads: options.threads }),
+      })
+    : undefined;
+  return {
+    stages: [contamination, exact, near].filter((s): s is NonNullable<typeof s> => s !== undefined),
+    ...(exact ? { exact } : {}),
+    ...(near ? { near } : {}),
+    ...(contamination ? { decontaminate: contamination } : {}),
+  };
+}
+
+const DUPLICATE_WARNINGS = new Set(["exact_duplicate", "near_duplicate"]);
+const EXAMPLES = 5;
+
+function summaryRows(result: CommandRunResult, built: DedupStages): (string | number)[][] {
+  const rows: (string | number)[][] = [["records read", result.totals.read]];
+  for (const c of result.counts) {
+    for (const [code, n] of Object.entries(c.rejectedByCode).sort()) rows.push([`  rejected (${code})`, n]);
+  }
+  if (built.exact) {
+    const s = built.exact.stats;
+    rows.push(["  exact duplicates", s.duplicates], ["    clusters", s.clusters], ["    largest cluster", s.largestCluster]);
+  }
+  if (built.near) {
+    const s = built.near.stats;
+    rows.push(["  near duplicates", s.duplicates], ["    clusters", s.clusters], ["    largest cluster", s.largestCluster]);
+  }
+  rows.push(["kept", result.totals.kept]);
+  return rows;
+}
+
+function jsonSummary(result: CommandRunResult, built: DedupStages): Record<string, unknown> {
+  return {
+    ...summaryJson(result),
+    ...(built.exact ? { exact: built.exact.stats } : {}),
+    ...(built.near ? { near: built.near.stats } : {}),
+    ...(built.decontaminate ? { decontamination: built.decontaminate.stats } : {}),
+  };
+}
+
+/**
+ * `curate dedup`: exact and near-duplicate removal and decontamination against eval sets.
+ * @example registerDedup(program); // curate dedup data.jsonl --near --duplicates dups.jsonl
+ */
+export function registerDedup(program: Command): void {
+  const command = program
+    .command("dedup")
+    .summary("remove exact and near-duplicate records, and records that overlap eval sets")
+    .description(
+      "Remove duplicates (exact by default, --near for near-duplicates) and, with --against, records that share an n-gram with an eval set. Every removal names the record it duplicates.",
+    )
+    .option("--exact", "exact dedup on the normalized key (the default unless --near is given)")
+    .option("--near", "near-duplicate dedup: MinHash LSH, candidates verified by exact Jaccard")
+    .option("--against <file>", "eval set to decontaminate against (file, folder or glob; repeatable)", collect)
+    .addOption(new Option("--ngram <n>", "words per n-gram for --against").argParser(parsePositive).default(13))
+    .addOption(new Option("--threshold <j>", "Jaccard similarity for --near").argParser(parseFraction).default(0.8))
+    .option("--shingle <spec>", "near-dedup shingles: word:N or char:N", "word:5")
+    .addOption(new Option("--num-perm <n>", "MinHash permutations").argParser(parsePositive).default(128))
+    .option("--no-verify", "trust the MinHash estimate instead of checking exact Jaccard (no temp file)")
+    .option("--key <field>", "dedup key: text (default), json, or a field path (repeatable)", collect)
+    .option("--normalize <list>", "exact-dedup normalizations: nfkc,lower,punct,whitespace or none", "nfkc,whitespace")
+    .addOption(
+      new Option("--mode <mode>", "remove duplicates, or flag them and keep them").choices(["remove", "flag"]).default("remove"),
+    )
+    .addOption(new Option("--threads <n>", "sketching threads for --near (default: cores)").argParser(parsePositive));
+  addIoOptions(command, { duplicates: true });
+  command.addHelpText("after", examples).action(async (inputs: string[], options: DedupCommandOptions) => {
+    const built = await buildStages(options);
+    // Flagged duplicates stay in the output; they are listed in --duplicates too, marked as flagged.
+    const flaggedSink = options.mode === "flag" ? openSink(options.duplicates) : undefined;
+    const contaminated: Warning[] = [];
+    const rejectedContaminated: string[] = [];
+    let result: CommandRunResult;
+    try {
+      result = await runCommand({
+        inputs,
+        stages: built.stages,
+        out: options.out ?? "-",
+        rejects: options.rejects,
+        duplicates: options.mode === "flag" ? undefined : options.duplicates,
+        quiet: options.quiet,
+        maxLineBytes: options.maxLineBytes,
+        onWarning(warning) {
+          if (DUPLICATE_WARNINGS.has(warning.issue.code) && flaggedSink) {
+            const of = warning.item.meta?.duplicateOf as Duplicate["of"] | undefined;
+            if (of) flaggedSink.write(duplicateLine({ stage: warning.stage, item: warning.item, of: { ...of, flagged: true } }));
+          } else if (warning.issue.code === "contaminated" && contaminated.length < EXAMPLES) {
+            contaminated.push(warning);
+          }
+        },
+        onReject(rejected) {
+          if (rejected.reason.code === "contaminated" && rejectedContaminated.length < EXAMPLES) {
+            rejectedContaminated.push(`${rejected.item.source.file}:${rejected.item.source.line} ${rejected.reason.message}`);
+          }
+        },
+      });
+      flaggedSink?.close();
+    } catch (error) {
+      flaggedSink?.abort();
+      throw error;
+    }
+
+    if (result.totals.rejected > 0) process.exitCode = 1;
+    if (options.json) {
+      note(JSON.stringify(jsonSummary(result, built), null, 2));
+      return;
+    }
+    if (options.quiet) return;
+    note(table(summaryRows(result, built)));
+    const d = built.decontaminate?.stats;
+    if (d) {
+      const lines = [
+        ...rejectedContaminated,
+        ...contaminated.map((w) => `${w.item.source.file}:${w.item.source.line} ${w.issue.message}`),
+      ];
+      note(
+        `decontamination: ${d.contaminated} record(s) share a ${options.ngram}-word sequence with ${d.evalRecords} eval record(s)` +
+          (d.evalTooShort > 0 ? ` (${d.evalTooShort} eval record(s) shorter than ${options.ngram} words not checked)` : "") +
+          (d.evalUnreadable > 0 ? `; ${d.evalUnreadable} eval line(s) could not be read` : ""),
+      );
+      for (const line of lines) note(`  ${line}`);
+      if (d.contaminated > lines.length) note(`  … and ${d.contaminated - lines.length} more`);
+    }
+  });
+}

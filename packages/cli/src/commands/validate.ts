@@ -1,4 +1,198 @@
-import type { Command } from "commander";
+import { UsageError } from "@curate/core";
+import { formatNames, formats, isFormatName, loadUserSchema } from "@curate/formats";
+import {
+  type Diagnostic,
+  formatDiagnostic,
+  parseRuleSettings,
+  rejectDiagnostics,
+  rules,
+  validate,
+  warningDiagnostic,
+} from "@curate/validate";
+import { stdoutSink, type TextSink } from "@curate/write";
+import { type Command, Option } from "commander";
+import { addIoOptions, collect, type IoOptions, note, parseInteger, runCommand, table } from "../common.js";
 
-// Placeholder until the command is written; registers nothing.
-export function registerValidate(_program: Command): void {}
+const ruleLines = rules.map((r) => `  ${r.code.padEnd(34)}${r.severity.padEnd(7)}${r.description}`).join("\n");
+
+const help = `
+Examples:
+  $ curate validate data/train.jsonl                       list every problem, exit 1 if any record is invalid
+  $ curate validate data/ --format chat --strict           force the format; unknown keys are errors
+  $ curate validate raw.jsonl.gz --out clean.jsonl --rejects rejects.jsonl
+                                                           clean a file: valid records out, invalid ones aside
+  $ curate validate data.jsonl --rule system_not_first=error --rule control_characters=off
+  $ curate validate tickets.jsonl --schema ticket.schema.json
+  $ curate validate data.jsonl --json | jq -c 'select(.type == "diagnostic")'
+
+Output:
+  Every problem is one line on stderr, errors and warnings alike:
+    file:line[:col] severity code [path] message
+    data/train.jsonl:17 error unrecognized_role messages[1].role expected one of system|developer|user|assistant|tool, found "wizard"
+  then a summary (records, valid, problems by code). Valid records are written only with --out
+  (--out - writes them to stdout). With --json, diagnostics and the summary are JSON lines
+  ({"type":"diagnostic",...} per problem, then one {"type":"summary",...}) on stdout, or on stderr
+  when --out - puts the records on stdout: stdout never mixes records and diagnostics.
+
+Formats (--format, default auto: each file's format is detected from its first records):
+${formatNames.map((name) => `  ${name.padEnd(18)}${formats[name].description}`).join("\n")}
+
+Rules (code, default severity; change one with --rule code=error|warn|off; --strict makes unknown keys errors):
+${ruleLines}
+
+Exit codes: 0 every record is valid (warnings allowed), 1 some records are invalid, 2 usage or internal error.`;
+
+interface ValidateCommandOptions extends IoOptions {
+  format: string;
+  schema?: string;
+  strict?: boolean;
+  rule?: string[];
+  maxErrors?: number;
+}
+
+/** Counts diagnostics by code and prints them, as text or JSON lines, up to `--max-errors` of each severity. */
+class DiagnosticPrinter {
+  readonly errorsByCode: Record<string, number> = {};
+  readonly warningsByCode: Record<string, number> = {};
+  errors = 0;
+  warnings = 0;
+
+  constructor(
+    private readonly sink: TextSink,
+    private readonly json: boolean,
+    private readonly limit: number | undefined,
+    private readonly showWarnings: boolean,
+  ) {}
+
+  print(d: Diagnostic): void {
+    const isError = d.severity === "error";
+    const byCode = isError ? this.errorsByCode : this.warningsByCode;
+    byCode[d.code] = (byCode[d.code] ?? 0) + 1;
+    const seen = isError ? ++this.errors : ++this.warnings;
+    if (!isError && !this.showWarnings) return;
+    if (this.limit !== undefined && seen > this.limit) return;
+    this.sink.write(this.json ? `${JSON.stringify({ type: "diagnostic", ...d })}\n` : `${formatDiagnostic(d)}\n`);
+  }
+
+  /** A line saying how many were not shown, when --max-errors cut the list. */
+  hidden(): string | undefined {
+    if (this.limit === undefined) return undefined;
+    const errors = Math.max(0, this.errors - this.limit);
+    const warnings = this.showWarnings ? Math.max(0, this.warnings - this.limit) : 0;
+    if (errors + warnings === 0) return undefined;
+    const parts = [errors > 0 ? `${errors} more errors` : "", warnings > 0 ? `${warnings} more warnings` : ""];
+    return `… ${parts.filter(Boolean).join(" and ")} not shown (--max-errors ${this.limit}); the summary counts them all`;
+  }
+}
+
+/**
+ * `curate validate`: checks every record against its format and the rules, lists every problem, and optionally
+ * writes the valid records (`--out`) and the invalid ones with their reasons (`--rejects`).
+ * @example registerValidate(program); // curate validate data/*.jsonl --strict
+ */
+export function registerValidate(program: Command): void {
+  const command = program
+    .command("validate")
+    .summary("check records against their format and the rules; list every problem")
+    .description(
+      "Check every record against its format (detected per file, or --format) and the validation rules, and list every problem as file:line severity code path message. With --out the valid records are written, with --rejects the invalid ones with their reasons, so the same command cleans a file.",
+    )
+    .addOption(
+      new Option("-f, --format <name>", `record format: auto or one of ${formatNames.join(", ")}`).default("auto"),
+    )
+    .option("--schema <file>", "also check against your schema: a JSON Schema (.json) or a module exporting a zod schema")
+    .option("--strict", "unknown keys are errors, not warnings")
+    .option("--rule <code=level>", "set a rule to error, warn or off (repeatable)", collect)
+    .addOption(
+      new Option("--max-errors <n>", "list at most N errors and N warnings (the summary still counts all)").argParser(
+        parseInteger,
+      ),
+    );
+  addIoOptions(command);
+  const json = command.options.find((o) => o.long === "--json");
+  if (json) json.description = "print diagnostics and the summary as JSON lines (see Output below)";
+  const quiet = command.options.find((o) => o.long === "--quiet");
+  if (quiet) quiet.description = "print errors only: no warnings, no summary";
+
+  command.addHelpText("after", help).action(async (inputs: string[], options: ValidateCommandOptions) => {
+    if (options.format !== "auto" && !isFormatName(options.format)) {
+      throw new UsageError(`--format must be auto or one of ${formatNames.join(", ")}, found "${options.format}"`);
+    }
+    const ruleSettings = parseRuleSettings(options.rule ?? []);
+    const schema = options.schema === undefined ? undefined : await loadUserSchema(options.schema);
+    const stage = validate({
+      // With --schema alone, only the user's schema applies; --format adds a built-in format's checks.
+      format: options.schema !== undefined && options.format === "auto" ? "none" : (options.format as "auto"),
+      rules: ruleSettings,
+      strict: options.strict ?? false,
+      ...(schema ? { schema } : {}),
+    });
+
+    // stdout never mixes records and diagnostics: with --out - it carries the records and diagnostics go to stderr.
+    const recordsOnStdout = options.out === "-";
+    const jsonOut = options.json === true;
+    const diagnostics = stdoutSink(jsonOut && !recordsOnStdout ? process.stdout : process.stderr);
+    const printer = new DiagnosticPrinter(diagnostics, jsonOut, options.maxErrors, !options.quiet || jsonOut);
+
+    let result: Awaited<ReturnType<typeof runCommand>>;
+    try {
+      result = await runCommand({
+        inputs,
+        stages: [stage],
+        out: options.out,
+        rejects: options.rejects,
+        quiet: options.quiet || jsonOut,
+        maxLineBytes: options.maxLineBytes,
+        onReject: (rejected) => {
+          for (const d of rejectDiagnostics(rejected)) printer.print(d);
+        },
+        onWarning: (warning) => printer.print(warningDiagnostic(warning)),
+      });
+    } finally {
+      diagnostics.close();
+    }
+
+    const { read, kept, rejected } = result.totals;
+    if (rejected > 0) process.exitCode = 1;
+    const hidden = printer.hidden();
+    if (jsonOut) {
+      const summary = {
+        type: "summary",
+        records: read,
+        valid: kept,
+        invalid: rejected,
+        errors: printer.errors,
+        warnings: printer.warnings,
+        errorsByCode: printer.errorsByCode,
+        warningsByCode: printer.warningsByCode,
+        inputs: result.inputs,
+        wallMs: Math.round(result.wallMs),
+      };
+      const sink = stdoutSink(recordsOnStdout ? process.stderr : process.stdout);
+      sink.write(`${JSON.stringify(summary)}\n`);
+      sink.close();
+      return;
+    }
+    if (hidden) note(hidden);
+    if (options.quiet) return;
+    const files = result.inputs.length;
+    const rows: (string | number)[][] = [
+      ["records", read],
+      ["valid", kept],
+      ["invalid", rejected],
+    ];
+    if (printer.errors > 0) rows.push(["errors", printer.errors]);
+    for (const [code, n] of Object.entries(printer.errorsByCode).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))) {
+      rows.push([`  ${code}`, n]);
+    }
+    if (printer.warnings > 0) rows.push(["warnings", printer.warnings]);
+    for (const [code, n] of Object.entries(printer.warningsByCode).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))) {
+      rows.push([`  ${code}`, n]);
+    }
+    const verdict =
+      rejected === 0
+        ? `curate validate: ${files === 1 ? "1 file" : `${files} files`}, all ${read.toLocaleString("en-US")} records valid`
+        : `curate validate: ${rejected.toLocaleString("en-US")} of ${read.toLocaleString("en-US")} records invalid in ${files === 1 ? "1 file" : `${files} files`}`;
+    note(`${table(rows)}\n${verdict}`);
+  });
+}

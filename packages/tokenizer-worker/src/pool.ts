@@ -1,0 +1,304 @@
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { Worker } from "node:worker_threads";
+import { CurateError } from "@curate/core";
+import type { BackendOptions } from "./backend.js";
+import { handle, type Op, type Request, type Response } from "./protocol.js";
+import type { ChatCount, ChatInput, Tokenizer, TokenizerInfo, TokenizerSpec } from "./types.js";
+
+export interface PoolOptions {
+  /** Worker threads; default: the number of cores. 0 or 1 runs in-process unless `workers` is true. */
+  readonly threads?: number;
+  /** Use worker threads even for one thread (tests of the worker path). */
+  readonly workers?: boolean;
+  /** Piece-cache entries per thread (fast engine); 0 turns the cache off. */
+  readonly cacheEntries?: number;
+}
+
+interface Slot {
+  readonly worker: Worker;
+  pending: number;
+}
+
+interface Waiter {
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
+/** Batches smaller than this (UTF-16 units) go to one thread whole: splitting them costs more than it saves. */
+const SPLIT_CHARS = 64 * 1024;
+
+/** Turns a worker's plain error back into a CurateError the CLI knows how to print. */
+function toError(error: { name: string; message: string; stack?: string }): CurateError {
+  const code = error.name === "MissingDependency" ? "CURATE_MISSING_DEPENDENCY" : "CURATE_TOKENIZER";
+  const wrapped = new CurateError(code, `tokenizer: ${error.message}`, { exitCode: 2 });
+  if (error.stack !== undefined) wrapped.stack = `${wrapped.name}: ${wrapped.message}\n(worker) ${error.stack}`;
+  return wrapped;
+}
+
+let sourceWorker: Promise<URL> | undefined;
+
+/**
+ * The worker's entry file. Built packages run `dist/worker.js`. Running from TypeScript source (vitest, with the
+ * `@curate/source` condition), there is no `.js` to run and Node 20 cannot run `.ts` in a worker, so the worker is
+ * bundled once per process with esbuild (a development dependency, only imported in this case) into
+ * `node_modules/.cache/`, where the tokenizer libraries still resolve.
+ */
+async function workerUrl(): Promise<URL> {
+  if (!import.meta.url.endsWith(".ts")) return new URL("./worker.js", import.meta.url);
+  sourceWorker ??= (async () => {
+    const here = dirname(fileURLToPath(import.meta.url));
+    const { build } = await import("esbuild");
+    const result = await build({
+      entryPoints: [join(here, "worker.ts")],
+      bundle: true,
+      platform: "node",
+      format: "esm",
+      target: "node20",
+      write: false,
+      conditions: ["@curate/source"],
+      external: ["tiktoken", "@huggingface/tokenizers", "@huggingface/jinja", "esbuild"],
+      logLevel: "silent",
+    });
+    const code = result.outputFiles[0]!.text;
+    const dir = join(here, "..", "node_modules", ".cache", "curate-tokenizer-worker");
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, `worker-${createHash("sha256").update(code).digest("hex").slice(0, 16)}.mjs`);
+    if (!existsSync(file)) {
+      const temp = `${file}.tmp-${process.pid}`;
+      writeFileSync(temp, code);
+      renameSync(temp, file);
+    }
+    return pathToFileURL(file);
+  })();
+  return sourceWorker;
+}
+
+/**
+ * A pool of tokenizer threads. Each thread loads a tokenizer once, on its first batch for it, and keeps it; batches
+ * (never single records) cross the thread boundary, and results come back in input order whatever the thread count.
+ * Idle workers do not keep the process alive.
+ * @example const pool = new TokenizerPool({ threads: 2 }); const tok = pool.tokenizer(resolveTokenizer("gpt-4o"));
+ */
+export class TokenizerPool {
+  readonly threads: number;
+  readonly inProcess: boolean;
+  private readonly options: BackendOptions;
+  private slots: Slot[] | undefined;
+  private starting: Promise<Slot[]> | undefined;
+  private readonly waiters = new Map<number, Waiter>();
+  private nextId = 1;
+
+  constructor(options: PoolOptions = {}) {
+    const threads = options.threads ?? availableParallelism();
+    if (!Number.isInteger(threads) || threads < 0) {
+      throw new CurateError("CURATE_INVALID_OPTION", `threads must be a whole number ≥ 0, found ${threads}`);
+    }
+    this.threads = Math.max(1, threads);
+    this.inProcess = this.threads === 1 && options.workers !== true;
+    this.options = options.cacheEntries === undefined ? {} : { cacheEntries: options.cacheEntries };
+  }
+
+  /**
+   * A handle on one tokenizer, run by this pool.
+   * @example const counts = await pool.tokenizer(spec).count(["a", "b"]);
+   */
+  tokenizer(spec: TokenizerSpec): Tokenizer {
+    return new PooledTokenizer(this, spec);
+  }
+
+  /** Stops the worker threads. Later calls start new ones. */
+  async close(): Promise<void> {
+    const slots = this.slots ?? (this.starting ? await this.starting.catch(() => undefined) : undefined);
+    this.slots = undefined;
+    this.starting = undefined;
+    if (slots) await Promise.all(slots.map((s) => s.worker.terminate()));
+  }
+
+  private async start(): Promise<Slot[]> {
+    if (this.slots) return this.slots;
+    this.starting ??= (async () => {
+      const url = await workerUrl();
+      const slots: Slot[] = [];
+      for (let i = 0; i < this.threads; i++) {
+        const worker = new Worker(url);
+        const slot: Slot = { worker, pending: 0 };
+        worker.on("message", (response: Response) => this.settle(slot, response));
+        worker.on("error", (error) => this.fail(error));
+        worker.unref();
+        slots.push(slot);
+      }
+      this.slots = slots;
+      return slots;
+    })();
+    return this.starting;
+  }
+
+  private settle(slot: Slot, response: Response): void {
+    slot.pending--;
+    if (slot.pending === 0) slot.worker.unref();
+    const waiter = this.waiters.get(response.id);
+    if (waiter === undefined) return;
+    this.waiters.delete(response.id);
+    if (response.ok) waiter.resolve(response.result);
+    else waiter.reject(toError(response.error));
+  }
+
+  private fail(error: unknown): void {
+    const failure = new CurateError(
+      "CURATE_TOKENIZER",
+      `tokenizer worker failed: ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error },
+    );
+    for (const waiter of this.waiters.values()) waiter.reject(failure);
+    this.waiters.clear();
+    void this.close();
+  }
+
+  /**
+   * Runs one operation on one batch: in-process, or on the least busy worker (`slot` pins it to one, for `info`).
+   * @internal
+   */
+  async run(spec: TokenizerSpec, op: Op, args: unknown, slotIndex?: number): Promise<unknown> {
+    const request: Request = { id: this.nextId++, spec, options: this.options, op, args };
+    if (this.inProcess) {
+      const { response } = await handle(request);
+      if (response.ok) return response.result;
+      throw toError(response.error);
+    }
+    const slots = await this.start();
+    let slot = slots[slotIndex ?? 0]!;
+    if (slotIndex === undefined) for (const s of slots) if (s.pending < slot.pending) slot = s;
+    if (slot.pending++ === 0) slot.worker.ref();
+    return new Promise((resolve, reject) => {
+      this.waiters.set(request.id, { resolve, reject });
+      slot.worker.postMessage(request);
+    });
+  }
+
+  /** How many ways to split a batch: one per thread when the batch is large enough to be worth it. @internal */
+  ways(size: number, items: number): number {
+    return this.inProcess || size < SPLIT_CHARS ? 1 : Math.min(this.threads, items);
+  }
+}
+
+/** Splits `items` into `ways` contiguous chunks of about equal `weight`. */
+function chunks<T>(items: readonly T[], ways: number, weight: (item: T) => number): T[][] {
+  if (ways <= 1) return [items as T[]];
+  let total = 0;
+  for (const item of items) total += weight(item);
+  const out: T[][] = [];
+  let current: T[] = [];
+  let acc = 0;
+  for (const item of items) {
+    current.push(item);
+    acc += weight(item);
+    if (acc >= (total * (out.length + 1)) / ways && out.length < ways - 1) {
+      out.push(current);
+      current = [];
+    }
+  }
+  out.push(current);
+  return out.filter((c) => c.length > 0);
+}
+
+class PooledTokenizer implements Tokenizer {
+  private infoPromise: Promise<TokenizerInfo> | undefined;
+
+  constructor(
+    private readonly pool: TokenizerPool,
+    private readonly spec: TokenizerSpec,
+  ) {}
+
+  info(): Promise<TokenizerInfo> {
+    // Every worker loads the tokenizer now, so that the first real batches do not wait on loading one by one.
+    this.infoPromise ??= (async () => {
+      const ways = this.pool.inProcess ? 1 : this.pool.threads;
+      const infos = await Promise.all(
+        Array.from({ length: ways }, (_, i) => this.pool.run(this.spec, "info", undefined, this.pool.inProcess ? undefined : i)),
+      );
+      return infos[0] as TokenizerInfo;
+    })();
+    return this.infoPromise;
+  }
+
+  async count(texts: readonly string[]): Promise<Uint32Array> {
+    const parts = chunks(texts, this.pool.ways(textSize(texts), texts.length), (t) => t.length);
+    const results = (await Promise.all(parts.map((p) => this.pool.run(this.spec, "count", p)))) as Uint32Array[];
+    if (results.length === 1) return results[0]!;
+    const out = new Uint32Array(texts.length);
+    let at = 0;
+    for (const r of results) {
+      out.set(r, at);
+      at += r.length;
+    }
+    return out;
+  }
+
+  async encode(texts: readonly string[]): Promise<Uint32Array[]> {
+    const parts = chunks(texts, this.pool.ways(textSize(texts), texts.length), (t) => t.length);
+    const results = (await Promise.all(parts.map((p) => this.pool.run(this.spec, "encode", p)))) as Uint32Array[][];
+    return results.flat();
+  }
+
+  async decode(ids: readonly Uint32Array[]): Promise<string[]> {
+    return (await this.pool.run(this.spec, "decode", ids)) as string[];
+  }
+
+  async countChats(chats: readonly ChatInput[]): Promise<ChatCount[]> {
+    const size = chats.reduce((n, c) => n + chatSize(c), 0);
+    const parts = chunks(chats, this.pool.ways(size, chats.length), chatSize);
+    const results = (await Promise.all(parts.map((p) => this.pool.run(this.spec, "countChats", p)))) as ChatCount[][];
+    return results.flat();
+  }
+
+  async close(): Promise<void> {
+    // The pool outlives its handles; whoever made the pool closes it.
+  }
+}
+
+function textSize(texts: readonly string[]): number {
+  let n = 0;
+  for (const t of texts) n += t.length;
+  return n;
+}
+
+function chatSize(chat: ChatInput): number {
+  let n = 0;
+  for (const m of chat.messages) n += typeof m.content === "string" ? m.content.length : 64;
+  return n;
+}
+
+let shared: TokenizerPool | undefined;
+
+/**
+ * The process's one tokenizer pool, created on first use with `options` (later calls get the same pool; its size is
+ * fixed by the first). Every stage that tokenizes shares it, so threads and loaded tokenizers are never duplicated.
+ * @example const tokenizer = sharedPool({ threads: 2 }).tokenizer(resolveTokenizer("llama3"));
+ */
+export function sharedPool(options: PoolOptions = {}): TokenizerPool {
+  shared ??= new TokenizerPool(options);
+  return shared;
+}
+
+/**
+ * Stops the shared pool's threads (the CLI calls this when a command ends; idle workers would not keep the process
+ * alive anyway).
+ * @example await closeSharedPool();
+ */
+export async function closeSharedPool(): Promise<void> {
+  const pool = shared;
+  shared = undefined;
+  await pool?.close();
+}
+
+/**
+ * A tokenizer on the shared pool: the usual way to get one.
+ * @example const tok = openTokenizer(resolveTokenizer("gpt-4o-mini"), { threads: 2 }); await tok.count(["hi"]);
+ */
+export function openTokenizer(spec: TokenizerSpec, options: PoolOptions = {}): Tokenizer {
+  return sharedPool(options).tokenizer(spec);
+}
