@@ -106,7 +106,17 @@ describe("curate split (built binary)", () => {
     const before = outDir();
     const after = outDir();
     await runCli(["split", fixture, "--out", before, "--key", "id", "--split", "train=0.8,validation=0.1,test=0.1"]);
-    await runCli(["split", fixture, more, "--out", after, "--key", "id", "--split", "train=0.8,validation=0.1,test=0.1"]);
+    await runCli([
+      "split",
+      fixture,
+      more,
+      "--out",
+      after,
+      "--key",
+      "id",
+      "--split",
+      "train=0.8,validation=0.1,test=0.1",
+    ]);
     const old = splitById(before);
     const now = splitById(after);
     expect(old.size).toBe(400);
@@ -178,11 +188,11 @@ describe("curate split (built binary)", () => {
     expect(summary.splits.test.records).toBe(40);
     expect(summary.splits.validation.records).toBe(25);
     expect(summary.splits.train.records).toBe(335);
-    expect(readdirSync(dir).filter((f) => f.endsWith(".gz")).sort()).toEqual([
-      "test.jsonl.gz",
-      "train.jsonl.gz",
-      "validation.jsonl.gz",
-    ]);
+    expect(
+      readdirSync(dir)
+        .filter((f) => f.endsWith(".gz"))
+        .sort(),
+    ).toEqual(["test.jsonl.gz", "train.jsonl.gz", "validation.jsonl.gz"]);
     const test = parseJsonl(gunzipSync(readFileSync(join(dir, "test.jsonl.gz"))).toString("utf8"));
     expect(test).toHaveLength(40);
     expect(result.stderr).toBe("");
@@ -247,7 +257,9 @@ describe("DatasetWriter crash safety (built package)", () => {
         if (batch === 5) process.stdout.write("ready\\n");
         await new Promise((r) => setTimeout(r, 2));
       }`;
-    const child = spawn(process.execPath, ["--input-type=module", "-e", script, dir], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, ["--input-type=module", "-e", script, dir], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stderr = "";
     child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
     await new Promise<void>((resolve, reject) => {

@@ -25,7 +25,8 @@ let sink = 0;
 const fatal = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const KEY_TOKEN = /"\s*:/g;
 
-function countKeys(root) {
+const MAX = Number.MAX_SAFE_INTEGER;
+function countKeysIterative(root) {
   let count = 0;
   const stack = [root];
   while (stack.length > 0) {
@@ -38,10 +39,25 @@ function countKeys(root) {
       for (const key of keys) {
         const child = value[key];
         if (typeof child === "object" && child !== null) stack.push(child);
-        else if (typeof child === "number" && (child > Number.MAX_SAFE_INTEGER || child < -Number.MAX_SAFE_INTEGER))
-          sink++;
+        else if (typeof child === "number" && (child > MAX || child < -MAX)) sink++;
       }
     }
+  }
+  return count;
+}
+function countKeysRecursive(value) {
+  let count = 0;
+  if (Array.isArray(value)) {
+    for (const child of value) if (typeof child === "object" && child !== null) count += countKeysRecursive(child);
+    return count;
+  }
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue;
+    count++;
+    const child = value[key];
+    if (typeof child === "object") {
+      if (child !== null) count += countKeysRecursive(child);
+    } else if (typeof child === "number" && (child > MAX || child < -MAX)) sink++;
   }
   return count;
 }
@@ -80,8 +96,11 @@ const parsed = texts.map((t) => JSON.parse(t));
   time('check: count /"\\s*:/g (regex)  [tier 2]', () => {
     for (const t of texts) sink += t.match(KEY_TOKEN)?.length ?? 0;
   }),
-  time("check: walk tree: keys + big numbers  [used]", () => {
-    for (const p of parsed) sink += countKeys(p);
+  time("check: walk tree, recursive for-in: keys + big numbers  [used]", () => {
+    for (const p of parsed) sink += countKeysRecursive(p);
+  }),
+  time("check: walk tree, stack + Object.keys (fallback for deep nesting)", () => {
+    for (const p of parsed) sink += countKeysIterative(p);
   }),
   time("check: /\\d{16}/ on text (not used)", () => {
     for (const t of texts) sink += /\d{16}/.test(t) ? 1 : 0;

@@ -42,7 +42,8 @@ export function withOwnCluster<T>(item: Envelope<T>): Envelope<T> {
  * tagged envelope to `ctx.warn`, so that a warning sink can write `meta.duplicateOf` out.
  */
 export function flagDuplicate<T>(item: Envelope<T>, of: DuplicateOf, code: string): [Envelope<T>, Issue] {
-  const similarity = of.similarity === undefined || of.similarity === 1 ? "" : ` (similarity ${of.similarity.toFixed(3)})`;
+  const similarity =
+    of.similarity === undefined || of.similarity === 1 ? "" : ` (similarity ${of.similarity.toFixed(3)})`;
   const issue: Issue = {
     code,
     severity: "warning",

@@ -6,15 +6,33 @@ import { NgramIndex } from "./ngram.js";
 
 const fixtures = fileURLToPath(new URL("../../../fixtures/eval/", import.meta.url));
 const train = [
-  { instruction: "Answer the question.", input: "A train leaves the station at nine in the morning travelling at sixty kilometres per hour; how far has it gone by half past eleven?", output: "150 km." },
+  {
+    instruction: "Answer the question.",
+    input:
+      "A train leaves the station at nine in the morning travelling at sixty kilometres per hour; how far has it gone by half past eleven?",
+    output: "150 km.",
+  },
   { instruction: "What is 7 times 8?", output: "56" }, // the eval record is shorter than 13 words: not indexed
-  { messages: [{ role: "user", content: "Write a limerick about a cat who learned to play the piano at midnight and woke up the whole building." }, { role: "assistant", content: "..." }] },
+  {
+    messages: [
+      {
+        role: "user",
+        content:
+          "Write a limerick about a cat who learned to play the piano at midnight and woke up the whole building.",
+      },
+      { role: "assistant", content: "..." },
+    ],
+  },
   { instruction: "Name a river in Portugal.", output: "The Douro." },
 ];
 
 describe("decontaminate", () => {
   describeStageContract("decontaminate", () => decontaminate({ against: ["*.jsonl"], cwd: fixtures }), train);
-  describeStageContract("decontaminate (flag)", () => decontaminate({ against: ["*.jsonl"], cwd: fixtures, mode: "flag" }), train);
+  describeStageContract(
+    "decontaminate (flag)",
+    () => decontaminate({ against: ["*.jsonl"], cwd: fixtures, mode: "flag" }),
+    train,
+  );
 
   it("rejects records sharing a 13-gram with an eval record, naming the eval file, line and n-gram", async () => {
     const stage = decontaminate({ against: ["trivia.jsonl", "chat-eval.jsonl"], cwd: fixtures });
@@ -51,7 +69,10 @@ describe("decontaminate", () => {
   });
 
   it("flags instead of removing: kept, with a warning and meta.contamination", async () => {
-    const { kept, rejected, warnings } = await runStage(decontaminate({ against: ["trivia.jsonl"], cwd: fixtures, mode: "flag" }), train);
+    const { kept, rejected, warnings } = await runStage(
+      decontaminate({ against: ["trivia.jsonl"], cwd: fixtures, mode: "flag" }),
+      train,
+    );
     expect(rejected).toEqual([]);
     expect(kept).toHaveLength(4);
     expect(kept[0]?.meta?.contamination).toMatchObject({ eval: { file: "trivia.jsonl", line: 2 } });
@@ -70,7 +91,9 @@ describe("decontaminate", () => {
   });
 
   it("fails clearly on a missing eval file, even with no input", async () => {
-    await expect(runStage(decontaminate({ against: ["missing.jsonl"], cwd: fixtures }), [])).rejects.toThrow(/missing\.jsonl/);
+    await expect(runStage(decontaminate({ against: ["missing.jsonl"], cwd: fixtures }), [])).rejects.toThrow(
+      /missing\.jsonl/,
+    );
   });
 
   it("rejects bad options before any data flows", () => {

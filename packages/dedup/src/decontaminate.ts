@@ -1,7 +1,7 @@
 import { type BatchStage, batchStage, type Envelope, type StageContext, UsageError } from "@curate/core";
 import { trainingText } from "@curate/formats";
 import { checkMode, type DedupMode } from "./common.js";
-import { type NgramMatch, NgramIndex } from "./ngram.js";
+import { NgramIndex, type NgramMatch } from "./ngram.js";
 import { clusterId } from "./pages.js";
 
 export interface DecontaminateOptions {
@@ -70,7 +70,9 @@ export function decontaminate(options: DecontaminateOptions): DecontaminateStage
   const prebuilt = given instanceof NgramIndex ? given : undefined;
   if (!prebuilt) {
     if (!Array.isArray(given) || given.length === 0 || given.some((p) => typeof p !== "string" || p.trim() === "")) {
-      throw new UsageError(`${where}: \`against\` must list at least one eval file, folder or glob (e.g. evals/*.jsonl)`);
+      throw new UsageError(
+        `${where}: \`against\` must list at least one eval file, folder or glob (e.g. evals/*.jsonl)`,
+      );
     }
     if (given.some((p) => p === "-")) throw new UsageError(`${where}: eval sets cannot be read from stdin ("-")`);
   }
@@ -93,7 +95,9 @@ export function decontaminate(options: DecontaminateOptions): DecontaminateStage
   async function load(): Promise<NgramIndex> {
     if (index) return index;
     stats = fresh();
-    const loaded = prebuilt ?? (await loadNgramIndex(given as readonly string[], n, options.cwd === undefined ? {} : { cwd: options.cwd }));
+    const loaded =
+      prebuilt ??
+      (await loadNgramIndex(given as readonly string[], n, options.cwd === undefined ? {} : { cwd: options.cwd }));
     stats.evalRecords = loaded.documentCount;
     stats.evalTooShort = loaded.skipped;
     stats.evalUnreadable = "unreadable" in loaded ? (loaded.unreadable as number) : 0;
@@ -118,7 +122,10 @@ export function decontaminate(options: DecontaminateOptions): DecontaminateStage
         if (mode === "remove") {
           ctx.reject(item, { code: "contaminated", message, eval: match.source, ngram: match.ngram });
         } else {
-          const flagged = { ...item, meta: { ...item.meta, contamination: { eval: match.source, ngram: match.ngram } } };
+          const flagged = {
+            ...item,
+            meta: { ...item.meta, contamination: { eval: match.source, ngram: match.ngram } },
+          };
           ctx.warn(flagged, { code: "contaminated", severity: "warning", path: "", message, found: match.ngram });
           out.push(flagged);
         }

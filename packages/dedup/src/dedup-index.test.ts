@@ -27,7 +27,9 @@ describe("MemoryDedupIndex", () => {
     const files = ["a.jsonl", "b.jsonl", "c.jsonl"];
     let firsts = 0;
     for (let i = 0; i < n; i++) {
-      if (index.firstSeen(hash128(`record ${i}`, h), { file: files[Math.floor(i / 7) % 3]!, line: i + 1 }) === undefined)
+      if (
+        index.firstSeen(hash128(`record ${i}`, h), { file: files[Math.floor(i / 7) % 3]!, line: i + 1 }) === undefined
+      )
         firsts++;
     }
     expect(firsts).toBe(n);

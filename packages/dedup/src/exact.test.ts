@@ -7,11 +7,26 @@ import { hashHex } from "./hash.js";
 
 const records = [
   { instruction: "Translate 'good morning' into French.", output: "Bonjour." },
-  { messages: [{ role: "user", content: "What is 2 + 2?" }, { role: "assistant", content: "4" }] },
+  {
+    messages: [
+      { role: "user", content: "What is 2 + 2?" },
+      { role: "assistant", content: "4" },
+    ],
+  },
   { instruction: "Translate  'good morning'   into French.", output: "Bonjour." }, // same after whitespace collapse
   { instruction: "translate 'good morning' into french.", output: "bonjour." }, // differs in case only
-  { messages: [{ role: "user", content: "What is 2 + 2?" }, { role: "assistant", content: "4" }] },
-  { messages: [{ role: "assistant", content: "What is 2 + 2?" }, { role: "user", content: "4" }] }, // other speakers
+  {
+    messages: [
+      { role: "user", content: "What is 2 + 2?" },
+      { role: "assistant", content: "4" },
+    ],
+  },
+  {
+    messages: [
+      { role: "assistant", content: "What is 2 + 2?" },
+      { role: "user", content: "4" },
+    ],
+  }, // other speakers
   { instruction: "Ｔｒａｎｓｌａｔｅ 'good morning' into French.", output: "Bonjour." }, // full-width: NFKC folds it
 ];
 
@@ -61,7 +76,13 @@ describe("exactDedup", () => {
     expect(duplicates).toEqual([]);
     expect(kept).toHaveLength(7);
     expect(kept.map((e) => e.meta?.cluster)).toEqual([
-      "t.jsonl:1", "t.jsonl:2", "t.jsonl:1", "t.jsonl:4", "t.jsonl:2", "t.jsonl:6", "t.jsonl:1",
+      "t.jsonl:1",
+      "t.jsonl:2",
+      "t.jsonl:1",
+      "t.jsonl:4",
+      "t.jsonl:2",
+      "t.jsonl:6",
+      "t.jsonl:1",
     ]);
     expect(kept[2]?.meta?.duplicateOf).toMatchObject({ source: { file: "t.jsonl", line: 1 }, method: "exact" });
     expect(warnings.map((w) => [w.item.source.line, w.issue.code])).toEqual([

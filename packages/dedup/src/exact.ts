@@ -1,8 +1,23 @@
 import { type BatchStage, batchStage, type Envelope, type Source, UsageError } from "@curate/core";
-import { checkMode, type DedupMode, type DedupStats, flagDuplicate, newStats, withOwnCluster, withStats } from "./common.js";
+import {
+  checkMode,
+  type DedupMode,
+  type DedupStats,
+  flagDuplicate,
+  newStats,
+  withOwnCluster,
+  withStats,
+} from "./common.js";
 import { type DedupIndex, MemoryDedupIndex } from "./dedup-index.js";
 import { hash128 } from "./hash.js";
-import { DEFAULT_NORMALIZATION, type KeySpec, keyFunction, type Normalization, parseKey, parseNormalization } from "./key.js";
+import {
+  DEFAULT_NORMALIZATION,
+  type KeySpec,
+  keyFunction,
+  type Normalization,
+  parseKey,
+  parseNormalization,
+} from "./key.js";
 import { clusterId } from "./pages.js";
 
 export interface ExactDedupOptions {
@@ -34,7 +49,8 @@ function isThenable(value: unknown): value is PromiseLike<Source | undefined> {
  */
 export function exactDedup(options: ExactDedupOptions = {}): ExactDedupStage {
   const mode = checkMode("exactDedup()", options.mode);
-  const key = options.key === undefined ? "text" : typeof options.key === "string" ? options.key : parseKey(options.key);
+  const key =
+    options.key === undefined ? "text" : typeof options.key === "string" ? options.key : parseKey(options.key);
   if (key !== "text" && key !== "json" && !Array.isArray(key)) {
     throw new UsageError(`exactDedup(): \`key\` must be "text", "json" or a list of field paths, found ${String(key)}`);
   }

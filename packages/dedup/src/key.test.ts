@@ -14,7 +14,9 @@ describe("normalization", () => {
   it("parses comma lists and rejects unknown names with the valid ones", () => {
     expect(parseNormalization("nfkc, LOWER,whitespace")).toEqual(["nfkc", "lower", "whitespace"]);
     expect(parseNormalization("none")).toEqual([]);
-    expect(() => parseNormalization("nfkc,stem")).toThrow(/unknown normalization "stem".*nfkc, lower, punct, whitespace/);
+    expect(() => parseNormalization("nfkc,stem")).toThrow(
+      /unknown normalization "stem".*nfkc, lower, punct, whitespace/,
+    );
   });
 });
 
@@ -28,7 +30,9 @@ describe("keys", () => {
   });
 
   it("writes canonical JSON with sorted keys at every level", () => {
-    expect(canonicalJson({ b: [1, { d: 1, c: "x" }], a: null, u: undefined })).toBe('{"a":null,"b":[1,{"c":"x","d":1}]}');
+    expect(canonicalJson({ b: [1, { d: 1, c: "x" }], a: null, u: undefined })).toBe(
+      '{"a":null,"b":[1,{"c":"x","d":1}]}',
+    );
   });
 
   it("reads the training text by default, normalized", () => {

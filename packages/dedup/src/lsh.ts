@@ -79,7 +79,8 @@ export class LshIndex {
   private readonly links = new Uint32Pages();
 
   constructor(readonly bands: number) {
-    for (let b = 0; b < bands; b++) this.tables.push({ keys: new Uint32Array(1024), heads: new Uint32Array(1024), count: 0 });
+    for (let b = 0; b < bands; b++)
+      this.tables.push({ keys: new Uint32Array(1024), heads: new Uint32Array(1024), count: 0 });
   }
 
   /** Slot of `key` in band `band`'s table: where it is, or the empty slot where it would go. */

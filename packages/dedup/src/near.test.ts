@@ -9,10 +9,17 @@ const records = [
   { instruction: "Summarise the story.", input: story, output: "Maria fixed a cracked violin." },
   { instruction: "Name three primary colours.", output: "Red, yellow and blue." },
   // One word changed in 60: Jaccard 52/62 ≈ 0.839 on word 5-grams.
-  { instruction: "Summarise the story.", input: story.replace("whole week", "full week"), output: "Maria fixed a cracked violin." },
+  {
+    instruction: "Summarise the story.",
+    input: story.replace("whole week", "full week"),
+    output: "Maria fixed a cracked violin.",
+  },
   { instruction: "Summarise the story.", input: story, output: "Maria fixed a cracked violin." },
   { instruction: "", output: "" },
-  { instruction: "Write a haiku about autumn leaves falling on a quiet river at dusk.", output: "Red leaves drift slowly." },
+  {
+    instruction: "Write a haiku about autumn leaves falling on a quiet river at dusk.",
+    output: "Red leaves drift slowly.",
+  },
 ];
 
 function routes(result: StageResult) {
@@ -37,7 +44,14 @@ describe("nearDedup", () => {
         [4, { source: { file: "train.jsonl", line: 1 }, method: "near", similarity: 1, cluster: "train.jsonl:1" }],
       ],
     });
-    expect(stage.stats).toMatchObject({ records: 6, duplicates: 2, clusters: 1, largestCluster: 3, bands: 16, rows: 8 });
+    expect(stage.stats).toMatchObject({
+      records: 6,
+      duplicates: 2,
+      clusters: 1,
+      largestCluster: 3,
+      bands: 16,
+      rows: 8,
+    });
   });
 
   it("joins chains by union-find and says which record matched when it is not the kept one", async () => {
@@ -81,7 +95,14 @@ describe("nearDedup", () => {
   it("in flag mode keeps every record with its cluster, and warns about duplicates", async () => {
     const { kept, duplicates, warnings } = await runStage(nearDedup({ threads: 1, mode: "flag" }), records, "t.jsonl");
     expect(duplicates).toEqual([]);
-    expect(kept.map((e) => e.meta?.cluster)).toEqual(["t.jsonl:1", "t.jsonl:2", "t.jsonl:1", "t.jsonl:1", "t.jsonl:5", "t.jsonl:6"]);
+    expect(kept.map((e) => e.meta?.cluster)).toEqual([
+      "t.jsonl:1",
+      "t.jsonl:2",
+      "t.jsonl:1",
+      "t.jsonl:1",
+      "t.jsonl:5",
+      "t.jsonl:6",
+    ]);
     expect(kept[2]?.meta?.duplicateOf).toMatchObject({ method: "near", similarity: 0.8387 });
     expect(warnings.map((w) => [w.item.source.line, w.issue.code])).toEqual([
       [3, "near_duplicate"],

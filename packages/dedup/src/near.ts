@@ -8,7 +8,15 @@ import {
   type SketchParams,
   signatureSimilarity,
 } from "../src/sketch-kernel.mjs";
-import { checkMode, type DedupMode, type DedupStats, flagDuplicate, newStats, withOwnCluster, withStats } from "./common.js";
+import {
+  checkMode,
+  type DedupMode,
+  type DedupStats,
+  flagDuplicate,
+  newStats,
+  withOwnCluster,
+  withStats,
+} from "./common.js";
 import { type KeySpec, keyReader, parseKey } from "./key.js";
 import { LshIndex, type LshWeights, optimalBands } from "./lsh.js";
 import { clusterId, SourceTable, Uint32Pages } from "./pages.js";
@@ -154,7 +162,8 @@ export function nearDedup(options: NearDedupOptions = {}): NearDedupStage {
   const threads = integer(where, "threads", options.threads ?? availableParallelism(), 1, 256);
   const batchSize = integer(where, "batchSize", options.batchSize ?? 256, 1, 1 << 20);
   const seed = integer(where, "seed", options.seed ?? 1, 0, 2 ** 32 - 1);
-  const key = options.key === undefined ? "text" : typeof options.key === "string" ? options.key : parseKey(options.key);
+  const key =
+    options.key === undefined ? "text" : typeof options.key === "string" ? options.key : parseKey(options.key);
   const storeKind = options.store ?? "disk";
   if (storeKind !== "disk" && storeKind !== "memory") {
     throw new UsageError(`${where}: \`store\` must be "disk" or "memory", found ${String(storeKind)}`);
@@ -169,7 +178,9 @@ export function nearDedup(options: NearDedupOptions = {}): NearDedupStage {
     }
   } else {
     const weights = options.weights ?? { falsePositive: 0.05, falseNegative: 0.95 };
-    if (!(weights.falsePositive >= 0 && weights.falseNegative >= 0 && weights.falsePositive + weights.falseNegative > 0)) {
+    if (
+      !(weights.falsePositive >= 0 && weights.falseNegative >= 0 && weights.falsePositive + weights.falseNegative > 0)
+    ) {
       throw new UsageError(`${where}: \`weights\` must be two non-negative numbers, not both 0`);
     }
     ({ bands, rows } = optimalBands(threshold, numPerm, weights));
@@ -287,10 +298,13 @@ export function nearDedup(options: NearDedupOptions = {}): NearDedupStage {
   const stage = batchStage("nearDedup", {
     batch(items, ctx) {
       run ??= start();
-      const sketches = run.sketch(items.map((item) => textOf(item.data)));
-      // Awaited later, in order; until then a failure must not count as an unhandled rejection.
-      if (sketches instanceof Promise) sketches.catch(() => {});
-      run.inFlight.push({ items, sketches });
+      for (let at = 0; at < items.length; at += batchSize) {
+        const chunk = items.slice(at, at + batchSize);
+        const sketches = run.sketch(chunk.map((item) => textOf(item.data)));
+        // Awaited later, in order; until then a failure must not count as an unhandled rejection.
+        if (sketches instanceof Promise) sketches.catch(() => {});
+        run.inFlight.push({ items: chunk, sketches });
+      }
       return drain(run, ahead, ctx);
     },
     flush(ctx) {

@@ -6,7 +6,13 @@ const evalText =
 
 describe("NgramIndex", () => {
   it("normalizes words: role tags, case, punctuation and width do not matter", () => {
-    expect(ngramWords("<|user|>\nWhat's the TIME?<|assistant|>\nＮｏｏｎ.")).toEqual(["what", "s", "the", "time", "noon"]);
+    expect(ngramWords("<|user|>\nWhat's the TIME?<|assistant|>\nＮｏｏｎ.")).toEqual([
+      "what",
+      "s",
+      "the",
+      "time",
+      "noon",
+    ]);
   });
 
   it("finds the first shared n-gram and names the document it came from", () => {
@@ -20,7 +26,9 @@ describe("NgramIndex", () => {
       ngram: "which river flows through lisbon before reaching the atlantic ocean and what is",
       start: 1,
     });
-    expect(index.find("Which river flows through Porto before reaching the Atlantic Ocean, and what is it?")).toBeUndefined();
+    expect(
+      index.find("Which river flows through Porto before reaching the Atlantic Ocean, and what is it?"),
+    ).toBeUndefined();
   });
 
   it("does not index documents shorter than n words, and counts them", () => {
@@ -39,7 +47,10 @@ describe("NgramIndex", () => {
     index.add("alpha beta gamma delta", { file: "a", line: 1 });
     index.add("one two three", { file: "b", line: 7 });
     const seen: string[] = [];
-    index.forEachMatch("x alpha beta gamma delta y one two three", (m) => void seen.push(`${m.source.file}:${m.ngram}`));
+    index.forEachMatch(
+      "x alpha beta gamma delta y one two three",
+      (m) => void seen.push(`${m.source.file}:${m.ngram}`),
+    );
     expect(seen).toEqual(["a:alpha beta gamma", "a:beta gamma delta", "b:one two three"]);
     let calls = 0;
     index.forEachMatch("alpha beta gamma delta", () => ++calls > 5);

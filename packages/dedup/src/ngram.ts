@@ -34,7 +34,11 @@ function power(base: number, exponent: number): number {
  * Calls `visit(hi, lo, start)` for each n-gram of `words` with its 64-bit hash (two rolling polynomial hashes,
  * O(1) per position) and the index of its first word.
  */
-function forEachHash(words: readonly string[], n: number, visit: (hi: number, lo: number, start: number) => boolean | undefined): void {
+function forEachHash(
+  words: readonly string[],
+  n: number,
+  visit: (hi: number, lo: number, start: number) => boolean | undefined,
+): void {
   if (words.length < n) return;
   const topA = power(BASE_A, n - 1);
   const topB = power(BASE_B, n - 1);

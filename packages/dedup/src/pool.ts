@@ -36,7 +36,9 @@ export class SketchPool {
         if (message.batch) pending.resolve(message.batch);
         else pending.reject(new InternalError(`near dedup: a sketching worker failed: ${message.error}`));
       });
-      worker.on("error", (cause) => this.fail(new InternalError(`near dedup: a sketching worker crashed: ${cause.message}`, { cause })));
+      worker.on("error", (cause) =>
+        this.fail(new InternalError(`near dedup: a sketching worker crashed: ${cause.message}`, { cause })),
+      );
       worker.on("exit", (code) => {
         if (!this.closing) this.fail(new InternalError(`near dedup: a sketching worker exited with code ${code}`));
       });

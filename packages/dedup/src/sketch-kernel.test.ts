@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { charText, createSketcher, jaccardSorted, shingleHashes, signatureSimilarity, words } from "../src/sketch-kernel.mjs";
+import {
+  charText,
+  createSketcher,
+  jaccardSorted,
+  shingleHashes,
+  signatureSimilarity,
+  words,
+} from "../src/sketch-kernel.mjs";
 import { random, referenceShingles } from "./testing.js";
 
 const params = { kind: "word", n: 5, numPerm: 128, bands: 16, rows: 8, seed: 1, payload: "shingles" } as const;
@@ -12,7 +19,12 @@ describe("sketch kernel", () => {
 
   it("hashes one shingle per word window, like the string reference, and dedupes repeats", () => {
     const text = "The cat sat on the mat. The cat sat on the mat again, and the dog watched the cat sat on the mat.";
-    for (const [kind, n] of [["word", 5], ["word", 2], ["char", 5], ["char", 3]] as const) {
+    for (const [kind, n] of [
+      ["word", 5],
+      ["word", 2],
+      ["char", 5],
+      ["char", 3],
+    ] as const) {
       const hashes = shingleHashes(text, kind, n);
       expect(hashes.length).toBe(referenceShingles(text, kind, n).size);
       expect([...hashes]).toEqual([...hashes].sort((a, b) => a - b));

@@ -17,6 +17,9 @@ parentPort.on("message", (message) => {
       batch.payload.buffer,
     ]);
   } catch (error) {
-    parentPort.postMessage({ id: message.id, error: error instanceof Error ? error.stack ?? error.message : String(error) });
+    parentPort.postMessage({
+      id: message.id,
+      error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+    });
   }
 });

@@ -91,9 +91,13 @@ export class FileSketchStore implements SketchStore {
       this.dir = mkdtempSync(join(parent, "curate-near-"));
       this.fd = openSync(join(this.dir, "sketches.bin"), "w+");
     } catch (cause) {
-      throw new CurateError("CURATE_IO", `near dedup: cannot create its temporary file in ${parent}: ${String(cause)}`, {
-        cause,
-      });
+      throw new CurateError(
+        "CURATE_IO",
+        `near dedup: cannot create its temporary file in ${parent}: ${String(cause)}`,
+        {
+          cause,
+        },
+      );
     }
   }
 

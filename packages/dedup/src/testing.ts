@@ -59,7 +59,10 @@ export function bruteForce(
     const out: number[] = [];
     for (const shingle of referenceShingles(text, options.kind, options.n)) {
       let id = ids.get(shingle);
-      if (id === undefined) ids.set(shingle, (id = ids.size));
+      if (id === undefined) {
+        id = ids.size;
+        ids.set(shingle, id);
+      }
       out.push(id);
     }
     return Int32Array.from(out).sort();
@@ -102,39 +105,137 @@ export function bruteForce(
   return { pairs, root, duplicates };
 }
 
-const NAMES = ["Maria", "Kenji", "Amara", "Lukas", "Priya", "Tomás", "Ingrid", "Omar", "Chloé", "Dmitri", "Aiyana", "Wei"];
+const NAMES = [
+  "Maria",
+  "Kenji",
+  "Amara",
+  "Lukas",
+  "Priya",
+  "Tomás",
+  "Ingrid",
+  "Omar",
+  "Chloé",
+  "Dmitri",
+  "Aiyana",
+  "Wei",
+];
 const NOUNS = [
-  "recipe", "database", "garden", "bridge", "contract", "telescope", "violin", "river", "spreadsheet", "bakery",
-  "protein", "compiler", "harbor", "museum", "battery", "forest", "invoice", "satellite", "kitchen", "novel",
-  "algorithm", "glacier", "tax return", "microscope", "playlist", "vaccine", "bicycle", "server", "orchard", "thesis",
+  "recipe",
+  "database",
+  "garden",
+  "bridge",
+  "contract",
+  "telescope",
+  "violin",
+  "river",
+  "spreadsheet",
+  "bakery",
+  "protein",
+  "compiler",
+  "harbor",
+  "museum",
+  "battery",
+  "forest",
+  "invoice",
+  "satellite",
+  "kitchen",
+  "novel",
+  "algorithm",
+  "glacier",
+  "tax return",
+  "microscope",
+  "playlist",
+  "vaccine",
+  "bicycle",
+  "server",
+  "orchard",
+  "thesis",
 ];
 const ADJECTIVES = [
-  "old", "fragile", "expensive", "quiet", "noisy", "ancient", "modern", "broken", "efficient", "complicated",
-  "colourful", "dusty", "remote", "reliable", "slow", "tiny", "enormous", "experimental", "seasonal", "overdue",
+  "old",
+  "fragile",
+  "expensive",
+  "quiet",
+  "noisy",
+  "ancient",
+  "modern",
+  "broken",
+  "efficient",
+  "complicated",
+  "colourful",
+  "dusty",
+  "remote",
+  "reliable",
+  "slow",
+  "tiny",
+  "enormous",
+  "experimental",
+  "seasonal",
+  "overdue",
 ];
 const VERBS = [
-  "repaired", "described", "measured", "painted", "rewrote", "inspected", "photographed", "translated", "tested",
-  "cleaned", "borrowed", "designed", "sold", "studied", "explained", "moved", "documented", "replaced", "tuned",
+  "repaired",
+  "described",
+  "measured",
+  "painted",
+  "rewrote",
+  "inspected",
+  "photographed",
+  "translated",
+  "tested",
+  "cleaned",
+  "borrowed",
+  "designed",
+  "sold",
+  "studied",
+  "explained",
+  "moved",
+  "documented",
+  "replaced",
+  "tuned",
 ];
 const PLACES = [
-  "in Lisbon", "near the station", "at the university", "behind the library", "in a small village", "on the coast",
-  "in the basement", "at the market", "in the north wing", "downtown", "in the lab", "at the old factory",
+  "in Lisbon",
+  "near the station",
+  "at the university",
+  "behind the library",
+  "in a small village",
+  "on the coast",
+  "in the basement",
+  "at the market",
+  "in the north wing",
+  "downtown",
+  "in the lab",
+  "at the old factory",
 ];
 const TIMES = [
-  "last spring", "every Tuesday", "before dawn", "during the storm", "in 1987", "after lunch", "twice a year",
-  "on a rainy evening", "since the merger", "over the weekend", "at midnight", "in early autumn",
+  "last spring",
+  "every Tuesday",
+  "before dawn",
+  "during the storm",
+  "in 1987",
+  "after lunch",
+  "twice a year",
+  "on a rainy evening",
+  "since the merger",
+  "over the weekend",
+  "at midnight",
+  "in early autumn",
 ];
 const TEMPLATES: readonly ((pick: <T>(list: readonly T[]) => T) => string)[] = [
   (p) => `${p(NAMES)} ${p(VERBS)} the ${p(ADJECTIVES)} ${p(NOUNS)} ${p(PLACES)} ${p(TIMES)}.`,
   (p) => `Why did ${p(NAMES)} say the ${p(NOUNS)} was ${p(ADJECTIVES)} ${p(TIMES)}?`,
   (p) => `The ${p(ADJECTIVES)} ${p(NOUNS)} ${p(PLACES)} needs to be ${p(VERBS)} before the ${p(NOUNS)} arrives.`,
-  (p) => `According to ${p(NAMES)}, a ${p(ADJECTIVES)} ${p(NOUNS)} is easier to explain than a ${p(ADJECTIVES)} ${p(NOUNS)}.`,
+  (p) =>
+    `According to ${p(NAMES)}, a ${p(ADJECTIVES)} ${p(NOUNS)} is easier to explain than a ${p(ADJECTIVES)} ${p(NOUNS)}.`,
   (p) => `First, check the ${p(NOUNS)}; then ask ${p(NAMES)} whether it was ${p(VERBS)} ${p(TIMES)}.`,
-  (p) => `${p(NAMES)} and ${p(NAMES)} ${p(VERBS)} ${Math.floor(p([2, 3, 5, 7, 12, 40, 150]))} ${p(NOUNS)}s ${p(PLACES)}.`,
+  (p) =>
+    `${p(NAMES)} and ${p(NAMES)} ${p(VERBS)} ${Math.floor(p([2, 3, 5, 7, 12, 40, 150]))} ${p(NOUNS)}s ${p(PLACES)}.`,
   (p) => `Nobody expected the ${p(NOUNS)} to be so ${p(ADJECTIVES)}, least of all ${p(NAMES)}.`,
   (p) => `In short: keep the ${p(NOUNS)} ${p(ADJECTIVES)}, and never leave it ${p(PLACES)} ${p(TIMES)}.`,
   (p) => `Can you summarise how the ${p(ADJECTIVES)} ${p(NOUNS)} was ${p(VERBS)} ${p(PLACES)}?`,
-  (p) => `It cost ${p(["12", "85", "240", "1,300", "9.99", "47"])} euros to have the ${p(NOUNS)} ${p(VERBS)} ${p(TIMES)}.`,
+  (p) =>
+    `It cost ${p(["12", "85", "240", "1,300", "9.99", "47"])} euros to have the ${p(NOUNS)} ${p(VERBS)} ${p(TIMES)}.`,
 ];
 
 /**
@@ -181,7 +282,11 @@ export interface Corpus {
  * words, shuffled in after their original so that the first occurrence comes first.
  * @example const { records } = corpus(7, 300);
  */
-export function corpus(seed: number, originals: number, rates = [0, 0.005, 0.01, 0.02, 0.04, 0.07, 0.1, 0.15, 0.2]): Corpus {
+export function corpus(
+  seed: number,
+  originals: number,
+  rates = [0, 0.005, 0.01, 0.02, 0.04, 0.07, 0.1, 0.15, 0.2],
+): Corpus {
   const rand = random(seed);
   const entries: { at: number; record: { instruction: string; output: string }; rate: number }[] = [];
   for (let i = 0; i < originals; i++) {
@@ -194,7 +299,8 @@ export function corpus(seed: number, originals: number, rates = [0, 0.005, 0.01,
       const copies = 1 + Math.floor(rand() * 3);
       for (let c = 0; c < copies; c++) {
         const rate = rates[Math.floor(rand() * rates.length)]!;
-        const copy = rate === 0 ? { ...record } : { instruction: record.instruction, output: edit(rand, record.output, rate) };
+        const copy =
+          rate === 0 ? { ...record } : { instruction: record.instruction, output: edit(rand, record.output, rate) };
         // Somewhere in the next 50 originals: always after its original, mixed with other records.
         entries.push({ at: i + 0.5 + rand() * 50, record: copy, rate });
       }

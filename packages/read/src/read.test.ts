@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -289,6 +289,12 @@ describe("readStream: JSONL", () => {
     expect((copy as { polluted?: unknown }).polluted).toBeUndefined();
   });
 
+  it("survives nesting deeper than the call stack, still finding duplicate keys", async () => {
+    const deep = (inner: string) => `{"a":${"[".repeat(50_000)}${inner}${"]".repeat(50_000)}}`;
+    const r = await text(`${deep('{"b":1}')}\n${deep('{"b":1,"b":2}')}\n`);
+    expect(r.routes).toEqual(["1:ok", "2:duplicate_key"]);
+  });
+
   it("gives the same routes per batch (through the runner, conservation checked) as per record", async () => {
     const input = `${chat(1)}\nnope\n[1]\n${chat(4)}\n{"a":1,"a":2}\n`;
     const a = await collect(readStream(chunked(input, 5), "t.jsonl"));
@@ -455,8 +461,9 @@ describe("readInputs", () => {
 
   it.skipIf(!existsProcFd())("closes the file when the consumer stops early, plain and gzip", async () => {
     // Several read chunks, and random text that gzip cannot shrink much, so neither is read whole at once.
-    const lines = Array.from({ length: 40_000 }, (_, i) =>
-      JSON.stringify({ id: i, text: createHash("sha256").update(String(i)).digest("base64") }),
+    const noise = randomBytes(1_800_000).toString("base64");
+    const lines = Array.from({ length: 30_000 }, (_, i) =>
+      JSON.stringify({ id: i, text: noise.slice(i * 80, i * 80 + 80) }),
     ).join("\n");
     const plain = write("early/plain.jsonl", lines);
     const gz = write("early/packed.jsonl.gz", gzipSync(lines));

@@ -69,7 +69,8 @@ export class Spill {
     this.buffered = [];
     this.bufferedBytes = 0;
     let offset = 0;
-    while (offset < buffer.length) offset += writeSync(this.fd, buffer, offset, buffer.length - offset, this.diskBytes + offset);
+    while (offset < buffer.length)
+      offset += writeSync(this.fd, buffer, offset, buffer.length - offset, this.diskBytes + offset);
     this.diskBytes += buffer.length;
   }
 

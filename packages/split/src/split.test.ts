@@ -133,7 +133,10 @@ describe("split", () => {
 
   it("never lets a group straddle two splits", async () => {
     const records = makeRecords(600).map((r, i) => ({ ...r, conversation_id: `conv-${(i * 7919) % 150}` }));
-    const { result, report } = await splitOf(records, { ratios: "train=0.6,validation=0.2,test=0.2", groupBy: "conversation_id" });
+    const { result, report } = await splitOf(records, {
+      ratios: "train=0.6,validation=0.2,test=0.2",
+      groupBy: "conversation_id",
+    });
     const splitsPerGroup = new Map<string, Set<string>>();
     for (const e of result.kept) {
       const g = (e.data as { conversation_id: string }).conversation_id;
@@ -164,7 +167,8 @@ describe("split", () => {
       for (const e of result.kept) {
         const cluster = e.meta?.cluster;
         const group = (e.data as { conversation_id: string }).conversation_id;
-        if (typeof cluster === "string") (byCluster.get(cluster) ?? byCluster.set(cluster, new Set()).get(cluster)!).add(String(e.meta?.split));
+        if (typeof cluster === "string")
+          (byCluster.get(cluster) ?? byCluster.set(cluster, new Set()).get(cluster)!).add(String(e.meta?.split));
         (byGroup.get(group) ?? byGroup.set(group, new Set()).get(group)!).add(String(e.meta?.split));
       }
       expect(byCluster.size).toBe(20);
@@ -203,7 +207,9 @@ describe("split", () => {
     const options = { sizes: { test: 40, validation: 40 }, seed: 9 };
     const before = await splitOf(makeRecords(800), options);
     const after = await splitOf(makeRecords(880), options);
-    const moves = [...before.byId].filter(([id, s]) => after.byId.get(id) !== s).map(([id, s]) => [s, after.byId.get(id)]);
+    const moves = [...before.byId]
+      .filter(([id, s]) => after.byId.get(id) !== s)
+      .map(([id, s]) => [s, after.byId.get(id)]);
     expect(moves.filter(([from]) => from === "train")).toEqual([]);
     // Held-out records only move later in the order (test → validation → train), at most 80 of them.
     for (const [from, to] of moves) expect(from === "test" ? ["validation", "train"] : ["train"]).toContain(to);

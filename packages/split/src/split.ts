@@ -199,7 +199,8 @@ export function split(options: SplitOptions = {}): SplitStage {
   }
   const seed = String(options.seed ?? 0);
   const keyPath = options.key === undefined ? undefined : parseFieldPath(options.key, "--key");
-  const stratumPath = options.stratifyBy === undefined ? undefined : parseFieldPath(options.stratifyBy, "--stratify-by");
+  const stratumPath =
+    options.stratifyBy === undefined ? undefined : parseFieldPath(options.stratifyBy, "--stratify-by");
   const groupPath = options.groupBy === undefined ? undefined : parseFieldPath(options.groupBy, "--group-by");
   const keepClusters = options.keepClusters ?? true;
   const leakage = options.leakage === false ? undefined : { ngram: 13, examples: 5, ...options.leakage };
@@ -380,7 +381,7 @@ async function* runSplit(
         check.addHeldOut(item, splitOf[i]!);
         yield tag(item, splitOf[i]!);
       }
-      for (const [i, item] of spill.entries((i) => splitOf[i] === trainIndex)) {
+      for (const [, item] of spill.entries((i) => splitOf[i] === trainIndex)) {
         check.checkTrain(item);
         yield tag(item, trainIndex);
       }
@@ -503,7 +504,10 @@ function assign(
     // Fixed thresholds on the position: append-stable by construction.
     const bounds: number[] = [];
     let cumulative = 0;
-    for (const t of targets) bounds.push((cumulative += t.value));
+    for (const t of targets) {
+      cumulative += t.value;
+      bounds.push(cumulative);
+    }
     bounds[bounds.length - 1] = Number.POSITIVE_INFINITY;
     const splitAt = (p: number) => {
       let j = 0;
@@ -697,7 +701,8 @@ class LeakageCheck {
 
   private note(doc: number, kind: LeakExample["kind"], train: Source): void {
     const split = this.heldSplit[doc]!;
-    const list = (this.examples[split] ??= []);
+    const list = this.examples[split] ?? [];
+    this.examples[split] = list;
     if (list.length < this.maxExamples) list.push({ kind, heldOut: this.heldSource[doc]!, train });
   }
 

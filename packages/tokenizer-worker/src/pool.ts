@@ -272,27 +272,33 @@ function chatSize(chat: ChatInput): number {
   return n;
 }
 
-let shared: TokenizerPool | undefined;
+const shared = new Map<string, TokenizerPool>();
 
 /**
- * The process's one tokenizer pool, created on first use with `options` (later calls get the same pool; its size is
- * fixed by the first). Every stage that tokenizes shares it, so threads and loaded tokenizers are never duplicated.
+ * The process's tokenizer pool: created on first use, then shared by every stage that tokenizes, so threads and
+ * loaded tokenizers are never duplicated. Pools are kept per configuration (thread count); a run that always asks
+ * for the same number of threads, as the CLI does, has exactly one.
  * @example const tokenizer = sharedPool({ threads: 2 }).tokenizer(resolveTokenizer("llama3"));
  */
 export function sharedPool(options: PoolOptions = {}): TokenizerPool {
-  shared ??= new TokenizerPool(options);
-  return shared;
+  const key = JSON.stringify([options.threads ?? availableParallelism(), options.workers ?? false, options.cacheEntries]);
+  let pool = shared.get(key);
+  if (pool === undefined) {
+    pool = new TokenizerPool(options);
+    shared.set(key, pool);
+  }
+  return pool;
 }
 
 /**
- * Stops the shared pool's threads (the CLI calls this when a command ends; idle workers would not keep the process
+ * Stops the shared pools' threads (the CLI calls this when a command ends; idle workers would not keep the process
  * alive anyway).
  * @example await closeSharedPool();
  */
 export async function closeSharedPool(): Promise<void> {
-  const pool = shared;
-  shared = undefined;
-  await pool?.close();
+  const pools = [...shared.values()];
+  shared.clear();
+  await Promise.all(pools.map((pool) => pool.close()));
 }
 
 /**

@@ -21,12 +21,42 @@ afterAll(() => {
 });
 
 const records = [
-  { messages: [{ role: "user", content: "What is 2+2?" }, { role: "assistant", content: "4" }], cat: "math" },
-  { messages: [{ role: "user", content: "Name a prime." }, { role: "assistant", content: "7" }], cat: "math" },
-  { messages: [{ role: "user", content: "Say hi in French." }, { role: "assistant", content: "Salut" }], cat: "lang" },
-  { messages: [{ role: "user", content: "What is 2+2?" }, { role: "assistant", content: "4" }], cat: "math" },
+  {
+    messages: [
+      { role: "user", content: "What is 2+2?" },
+      { role: "assistant", content: "4" },
+    ],
+    cat: "math",
+  },
+  {
+    messages: [
+      { role: "user", content: "Name a prime." },
+      { role: "assistant", content: "7" },
+    ],
+    cat: "math",
+  },
+  {
+    messages: [
+      { role: "user", content: "Say hi in French." },
+      { role: "assistant", content: "Salut" },
+    ],
+    cat: "lang",
+  },
+  {
+    messages: [
+      { role: "user", content: "What is 2+2?" },
+      { role: "assistant", content: "4" },
+    ],
+    cat: "math",
+  },
   { messages: "not a list", cat: "broken" },
-  { messages: [{ role: "user", content: "Capital of Peru?" }, { role: "assistant", content: "Lima" }], cat: "geo" },
+  {
+    messages: [
+      { role: "user", content: "Capital of Peru?" },
+      { role: "assistant", content: "Lima" },
+    ],
+    cat: "geo",
+  },
 ];
 
 /**
@@ -77,7 +107,13 @@ describe("DatasetWriter", () => {
   it("writes one file per split, rejects, duplicates and a manifest that accounts for every record", async () => {
     const dir = freshDir();
     const manifest = await runToy(dir);
-    expect(readdirSync(dir).sort()).toEqual(["duplicates.jsonl", "manifest.json", "rejects.jsonl", "test.jsonl", "train.jsonl"]);
+    expect(readdirSync(dir).sort()).toEqual([
+      "duplicates.jsonl",
+      "manifest.json",
+      "rejects.jsonl",
+      "test.jsonl",
+      "train.jsonl",
+    ]);
     const lines = (f: string) => readFileSync(join(dir, f), "utf8").trim().split("\n").filter(Boolean);
     expect(lines("train.jsonl").map((l) => JSON.parse(l).cat)).toEqual(["math", "math", "geo"]);
     expect(lines("test.jsonl")).toHaveLength(1);
@@ -103,7 +139,15 @@ describe("DatasetWriter", () => {
       holds: true,
     });
     expect(manifest.splits.train).toMatchObject({ file: "train.jsonl", records: 3 });
-    expect(manifest.splits.train!.tokens).toMatchObject({ records: 3, sum: 90, min: 10, max: 60, mean: 30, p50: 20, p95: 60 });
+    expect(manifest.splits.train!.tokens).toMatchObject({
+      records: 3,
+      sum: 90,
+      min: 10,
+      max: 60,
+      mean: 30,
+      p50: 20,
+      p95: 60,
+    });
     expect(manifest.rejects.byCode).toEqual({ schema_mismatch: 1 });
     expect(manifest.duplicates).toMatchObject({ total: 1, byMethod: { exact: 1 }, clusterSizes: { "2": 1 } });
     expect(manifest.tool).toEqual({ name: "curate", version: "9.9.9" });
@@ -125,7 +169,12 @@ describe("DatasetWriter", () => {
     const b = freshDir();
     await runToy(a, { compress: true });
     const manifest = await runToy(b, { compress: true });
-    expect(manifest.outputs.map((o) => o.path)).toEqual(["train.jsonl.gz", "test.jsonl.gz", "rejects.jsonl", "duplicates.jsonl"]);
+    expect(manifest.outputs.map((o) => o.path)).toEqual([
+      "train.jsonl.gz",
+      "test.jsonl.gz",
+      "rejects.jsonl",
+      "duplicates.jsonl",
+    ]);
     for (const output of manifest.outputs) {
       expect(readFileSync(join(a, output.path)).equals(readFileSync(join(b, output.path)))).toBe(true);
     }
@@ -192,7 +241,9 @@ describe("DatasetWriter", () => {
     const source = Object.assign(fromArray(records.slice(0, 3), "a.jsonl"), {
       stats: [{ path: "a.jsonl", bytes: 10, sha256: "x", records: 4 }],
     });
-    await expect(writeDataset({ dir, source, stages: [] })).rejects.toThrow(/inputs hold 4 records, the pipeline read 3/);
+    await expect(writeDataset({ dir, source, stages: [] })).rejects.toThrow(
+      /inputs hold 4 records, the pipeline read 3/,
+    );
     expect(readdirSync(dir)).toEqual([]);
   });
 
@@ -211,7 +262,9 @@ describe("DatasetWriter", () => {
   });
 
   it("refuses split names that are not file names", () => {
-    expect(() => new DatasetWriter({ dir: freshDir(), splits: ["../etc"] })).toThrow(/split name "..\/etc" cannot be a file name/);
+    expect(() => new DatasetWriter({ dir: freshDir(), splits: ["../etc"] })).toThrow(
+      /split name "..\/etc" cannot be a file name/,
+    );
   });
 });
 

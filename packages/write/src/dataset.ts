@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import {
   CurateError,
@@ -243,7 +243,8 @@ export class DatasetWriter {
           `input ${sum.read} ≠ splits ${splitRecords} + rejected ${sum.rejected} + duplicates ${sum.duplicates}`,
         );
       }
-      if (this.rejected !== sum.rejected) problems.push(`rejects file has ${this.rejected}, stages rejected ${sum.rejected}`);
+      if (this.rejected !== sum.rejected)
+        problems.push(`rejects file has ${this.rejected}, stages rejected ${sum.rejected}`);
       if (this.duplicated !== sum.duplicates) {
         problems.push(`duplicates file has ${this.duplicated}, stages found ${sum.duplicates}`);
       }
@@ -272,8 +273,10 @@ export class DatasetWriter {
       const rejectedByCode: Record<string, number> = {};
       const duplicatesByMethod: Record<string, number> = {};
       for (const c of context.counts) {
-        for (const [code, n] of Object.entries(c.rejectedByCode)) rejectedByCode[code] = (rejectedByCode[code] ?? 0) + n;
-        for (const [m, n] of Object.entries(c.duplicatesByMethod)) duplicatesByMethod[m] = (duplicatesByMethod[m] ?? 0) + n;
+        for (const [code, n] of Object.entries(c.rejectedByCode))
+          rejectedByCode[code] = (rejectedByCode[code] ?? 0) + n;
+        for (const [m, n] of Object.entries(c.duplicatesByMethod))
+          duplicatesByMethod[m] = (duplicatesByMethod[m] ?? 0) + n;
       }
       const clusterSizes: Record<string, number> = {};
       for (const size of [...this.clusters.values()].map((d) => d + 1).sort((a, b) => a - b)) {

@@ -42,6 +42,12 @@ function horizontalBars(items: readonly (readonly [string, number])[], title: st
   return `<svg role="img" aria-label="${esc(title)}" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}">${bars}</svg>`;
 }
 
+/** The axis maximum: the smallest of 1, 2, 4, 5 or 10 × 10ⁿ at or above `value`, so half of it is round too. */
+function niceCeiling(value: number): number {
+  const magnitude = 10 ** Math.floor(Math.log10(value));
+  return [1, 2, 4, 5, 10].map((m) => m * magnitude).find((v) => v >= value)!;
+}
+
 /** Vertical bars over labelled bins, with a y axis of three ticks. */
 function columnChart(labels: readonly string[], counts: readonly number[], title: string, color: string): string {
   const left = 54;
@@ -51,7 +57,7 @@ function columnChart(labels: readonly string[], counts: readonly number[], title
   const step = Math.max(10, Math.min(36, 640 / Math.max(1, counts.length)));
   const width = left + step * counts.length + 20;
   const height = top + plotHeight + bottom;
-  const max = Math.max(1, ...counts);
+  const max = niceCeiling(Math.max(1, ...counts));
   const parts: string[] = [];
   for (const fraction of [0, 0.5, 1]) {
     const y = top + plotHeight - fraction * plotHeight;
@@ -90,7 +96,10 @@ function section(title: string, body: string): string {
 function tokenSection(manifest: Manifest): string {
   const splits = Object.entries(manifest.splits).filter(([, s]) => s.tokens);
   if (splits.length === 0) {
-    return section("Token lengths", `<p class="muted">No token counts in this dataset (the tokens stage did not run).</p>`);
+    return section(
+      "Token lengths",
+      `<p class="muted">No token counts in this dataset (the tokens stage did not run).</p>`,
+    );
   }
   const charts = splits
     .map(([name, s], i) => {
@@ -141,7 +150,9 @@ export function renderReportHtml(manifest: Manifest): string {
   const rejectItems = Object.entries(manifest.rejects.byCode).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
   const rejects = section(
     "Rejects by code",
-    rejectItems.length === 0 ? `<p class="muted">No records were rejected.</p>` : horizontalBars(rejectItems, "rejects by code"),
+    rejectItems.length === 0
+      ? `<p class="muted">No records were rejected.</p>`
+      : horizontalBars(rejectItems, "rejects by code"),
   );
 
   const sizes = Object.entries(manifest.duplicates.clusterSizes)
@@ -174,7 +185,11 @@ export function renderReportHtml(manifest: Manifest): string {
             ? table(
                 ["kind", "held-out record", "training record"],
                 Object.values(manifest.leakage.splits).flatMap((l) =>
-                  l.examples.map((e) => [e.kind, `${e.heldOut.file}:${e.heldOut.line}`, `${e.train.file}:${e.train.line}`]),
+                  l.examples.map((e) => [
+                    e.kind,
+                    `${e.heldOut.file}:${e.heldOut.line}`,
+                    `${e.train.file}:${e.train.line}`,
+                  ]),
                 ),
               )
             : ""),
@@ -190,10 +205,12 @@ export function renderReportHtml(manifest: Manifest): string {
   );
   const inputs = section(
     "Inputs",
-    table(
-      ["path", "bytes", "records", "sha256"],
-      manifest.inputs.map((i) => [i.path, i.bytes ?? "", i.records ?? "", i.sha256 ?? ""]),
-    ),
+    manifest.inputs.length === 0
+      ? `<p class="muted">No per-input statistics were recorded.</p>`
+      : table(
+          ["path", "bytes", "records", "sha256"],
+          manifest.inputs.map((i) => [i.path, i.bytes ?? "", i.records ?? "", i.sha256 ?? ""]),
+        ),
   );
   const outputs = section(
     "Outputs",

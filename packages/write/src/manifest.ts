@@ -132,10 +132,7 @@ export const manifestSchema = z.object({
   seed: z.union([z.string(), z.number(), z.null()]),
   inputs: z.array(inputSchema),
   stages: z.array(stageCountsSchema),
-  splits: z.record(
-    z.string(),
-    z.object({ file: z.string(), records: count, tokens: splitTokensSchema.optional() }),
-  ),
+  splits: z.record(z.string(), z.object({ file: z.string(), records: count, tokens: splitTokensSchema.optional() })),
   rejects: z.object({ file: z.string().nullable(), total: count, byCode: counts }),
   duplicates: z.object({
     file: z.string().nullable(),

@@ -12,11 +12,13 @@ export type SummaryRow = readonly (string | number)[];
 export function summaryRows(manifest: Manifest): SummaryRow[] {
   const rows: SummaryRow[] = [["records read", manifest.conservation.input]];
   for (const stage of manifest.stages) {
-    for (const [code, n] of Object.entries(stage.rejectedByCode).sort()) rows.push([`  rejected (${stage.name}: ${code})`, n]);
+    for (const [code, n] of Object.entries(stage.rejectedByCode).sort())
+      rows.push([`  rejected (${stage.name}: ${code})`, n]);
     for (const [method, n] of Object.entries(stage.duplicatesByMethod).sort()) {
       rows.push([`  duplicates (${stage.name}: ${method})`, n]);
     }
-    for (const [code, n] of Object.entries(stage.warningsByCode).sort()) rows.push([`  warnings (${stage.name}: ${code})`, n]);
+    for (const [code, n] of Object.entries(stage.warningsByCode).sort())
+      rows.push([`  warnings (${stage.name}: ${code})`, n]);
   }
   rows.push(["kept", manifest.conservation.splits]);
   const splits = Object.entries(manifest.splits);
@@ -43,7 +45,9 @@ export function summaryNotes(manifest: Manifest): string[] {
     }
   }
   const c = manifest.conservation;
-  lines.push(`conservation: ${c.input} read = ${c.splits} in splits + ${c.rejected} rejected + ${c.duplicates} duplicates ✓`);
+  lines.push(
+    `conservation: ${c.input} read = ${c.splits} in splits + ${c.rejected} rejected + ${c.duplicates} duplicates ✓`,
+  );
   return lines;
 }
 

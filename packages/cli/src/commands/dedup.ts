@@ -98,11 +98,19 @@ function summaryRows(result: CommandRunResult, built: DedupStages): (string | nu
   }
   if (built.exact) {
     const s = built.exact.stats;
-    rows.push(["  exact duplicates", s.duplicates], ["    clusters", s.clusters], ["    largest cluster", s.largestCluster]);
+    rows.push(
+      ["  exact duplicates", s.duplicates],
+      ["    clusters", s.clusters],
+      ["    largest cluster", s.largestCluster],
+    );
   }
   if (built.near) {
     const s = built.near.stats;
-    rows.push(["  near duplicates", s.duplicates], ["    clusters", s.clusters], ["    largest cluster", s.largestCluster]);
+    rows.push(
+      ["  near duplicates", s.duplicates],
+      ["    clusters", s.clusters],
+      ["    largest cluster", s.largestCluster],
+    );
   }
   rows.push(["kept", result.totals.kept]);
   return rows;
@@ -139,7 +147,9 @@ export function registerDedup(program: Command): void {
     .option("--key <field>", "dedup key: text (default), json, or a field path (repeatable)", collect)
     .option("--normalize <list>", "exact-dedup normalizations: nfkc,lower,punct,whitespace or none", "nfkc,whitespace")
     .addOption(
-      new Option("--mode <mode>", "remove duplicates, or flag them and keep them").choices(["remove", "flag"]).default("remove"),
+      new Option("--mode <mode>", "remove duplicates, or flag them and keep them")
+        .choices(["remove", "flag"])
+        .default("remove"),
     )
     .addOption(new Option("--threads <n>", "sketching threads for --near (default: cores)").argParser(parsePositive));
   addIoOptions(command, { duplicates: true });
@@ -162,14 +172,19 @@ export function registerDedup(program: Command): void {
         onWarning(warning) {
           if (DUPLICATE_WARNINGS.has(warning.issue.code) && flaggedSink) {
             const of = warning.item.meta?.duplicateOf as Duplicate["of"] | undefined;
-            if (of) flaggedSink.write(duplicateLine({ stage: warning.stage, item: warning.item, of: { ...of, flagged: true } }));
+            if (of)
+              flaggedSink.write(
+                duplicateLine({ stage: warning.stage, item: warning.item, of: { ...of, flagged: true } }),
+              );
           } else if (warning.issue.code === "contaminated" && contaminated.length < EXAMPLES) {
             contaminated.push(warning);
           }
         },
         onReject(rejected) {
           if (rejected.reason.code === "contaminated" && rejectedContaminated.length < EXAMPLES) {
-            rejectedContaminated.push(`${rejected.item.source.file}:${rejected.item.source.line} ${rejected.reason.message}`);
+            rejectedContaminated.push(
+              `${rejected.item.source.file}:${rejected.item.source.line} ${rejected.reason.message}`,
+            );
           }
         },
       });
@@ -194,7 +209,9 @@ export function registerDedup(program: Command): void {
       ];
       note(
         `decontamination: ${d.contaminated} record(s) share a ${options.ngram}-word sequence with ${d.evalRecords} eval record(s)` +
-          (d.evalTooShort > 0 ? ` (${d.evalTooShort} eval record(s) shorter than ${options.ngram} words not checked)` : "") +
+          (d.evalTooShort > 0
+            ? ` (${d.evalTooShort} eval record(s) shorter than ${options.ngram} words not checked)`
+            : "") +
           (d.evalUnreadable > 0 ? `; ${d.evalUnreadable} eval line(s) could not be read` : ""),
       );
       for (const line of lines) note(`  ${line}`);

@@ -1,6 +1,13 @@
 import { statSync } from "node:fs";
 import { join } from "node:path";
-import { AtomicFileWriter, manifestSummaryJson, readManifest, renderReportHtml, summaryNotes, summaryRows } from "@curate/write";
+import {
+  AtomicFileWriter,
+  manifestSummaryJson,
+  readManifest,
+  renderReportHtml,
+  summaryNotes,
+  summaryRows,
+} from "@curate/write";
 import type { Command } from "commander";
 import { note, printJson, table } from "../common.js";
 

@@ -50,12 +50,23 @@ interface ValidateCommandOptions extends IoOptions {
   maxErrors?: number;
 }
 
-/** Counts diagnostics by code and prints them, as text or JSON lines, up to `--max-errors` of each severity. */
+/** Diagnostics held back at most, to print them in line order (beyond this they are printed as they are). */
+const REORDER_LIMIT = 20_000;
+
+/**
+ * Counts diagnostics by code and prints them, as text or JSON lines, up to `--max-errors` of each severity, in file
+ * and line order. Order needs a buffer: the reader reports unparsable lines as it reads them, while validate holds
+ * a file's first records back until it has detected the file's format.
+ */
 class DiagnosticPrinter {
   readonly errorsByCode: Record<string, number> = {};
   readonly warningsByCode: Record<string, number> = {};
   errors = 0;
   warnings = 0;
+  private shownErrors = 0;
+  private shownWarnings = 0;
+  private held = new Map<string, Diagnostic[]>();
+  private heldCount = 0;
 
   constructor(
     private readonly sink: TextSink,
@@ -64,13 +75,34 @@ class DiagnosticPrinter {
     private readonly showWarnings: boolean,
   ) {}
 
-  print(d: Diagnostic): void {
+  add(d: Diagnostic): void {
     const isError = d.severity === "error";
     const byCode = isError ? this.errorsByCode : this.warningsByCode;
     byCode[d.code] = (byCode[d.code] ?? 0) + 1;
-    const seen = isError ? ++this.errors : ++this.warnings;
-    if (!isError && !this.showWarnings) return;
-    if (this.limit !== undefined && seen > this.limit) return;
+    if (isError) this.errors++;
+    else {
+      this.warnings++;
+      if (!this.showWarnings) return;
+    }
+    const list = this.held.get(d.file);
+    if (list) list.push(d);
+    else this.held.set(d.file, [d]);
+    if (++this.heldCount >= REORDER_LIMIT) this.flush();
+  }
+
+  /** Prints what is held, each file's diagnostics by line (a stable sort keeps a record's own order). */
+  flush(): void {
+    for (const list of this.held.values()) {
+      list.sort((a, b) => a.line - b.line);
+      for (const d of list) this.print(d);
+    }
+    this.held = new Map();
+    this.heldCount = 0;
+  }
+
+  private print(d: Diagnostic): void {
+    const shown = d.severity === "error" ? ++this.shownErrors : ++this.shownWarnings;
+    if (this.limit !== undefined && shown > this.limit) return;
     this.sink.write(this.json ? `${JSON.stringify({ type: "diagnostic", ...d })}\n` : `${formatDiagnostic(d)}\n`);
   }
 
@@ -144,10 +176,11 @@ export function registerValidate(program: Command): void {
         quiet: options.quiet || jsonOut,
         maxLineBytes: options.maxLineBytes,
         onReject: (rejected) => {
-          for (const d of rejectDiagnostics(rejected)) printer.print(d);
+          for (const d of rejectDiagnostics(rejected)) printer.add(d);
         },
-        onWarning: (warning) => printer.print(warningDiagnostic(warning)),
+        onWarning: (warning) => printer.add(warningDiagnostic(warning)),
       });
+      printer.flush();
     } finally {
       diagnostics.close();
     }

@@ -40,9 +40,12 @@ function byteLevelAlphabet(): Int16Array {
   return charToByte;
 }
 
-/** Writes the bytes of byte-level token `token` into `out` at `at`; returns the new end, or -1 if not byte-level. */
-function tokenBytes(token: string, charToByte: Int16Array, out: Uint8Array, at: number): number {
-  for (let i = 0; i < token.length; i++) {
+/**
+ * Writes the bytes of byte-level token `token[from, to)` into `out` at `at`; returns the new end, or -1 if it is not
+ * written in the byte-level alphabet.
+ */
+function tokenBytes(token: string, charToByte: Int16Array, out: Uint8Array, at: number, from = 0, to = token.length) {
+  for (let i = from; i < to; i++) {
     const c = token.charCodeAt(i);
     const b = c < 512 ? charToByte[c]! : -1;
     if (b < 0) return -1;
@@ -140,10 +143,12 @@ export class HfEngine {
     const merges = new PairTable(model.merges.length);
     for (let rank = 0; rank < model.merges.length; rank++) {
       const merge = model.merges[rank]!;
-      const [a, b] = typeof merge === "string" ? splitMerge(merge) : merge;
-      if ((a.length + b.length) * 2 > scratch.length) scratch = new Uint8Array((a.length + b.length) * 2);
-      const mid = tokenBytes(a, charToByte, scratch, 0);
-      const end = mid < 0 ? -1 : tokenBytes(b, charToByte, scratch, mid);
+      // "a b" (byte-level tokens never contain a space: it is written "Ġ") or ["a", "b"]; no substrings are made.
+      const text = typeof merge === "string" ? merge : `${merge[0]} ${merge[1]}`;
+      const space = text.indexOf(" ");
+      if (text.length * 2 > scratch.length) scratch = new Uint8Array(text.length * 2);
+      const mid = tokenBytes(text, charToByte, scratch, 0, 0, space);
+      const end = mid < 0 ? -1 : tokenBytes(text, charToByte, scratch, mid, space + 1, text.length);
       if (end < 0) continue;
       const left = vocab.get(scratch, 0, mid);
       const right = vocab.get(scratch, mid, end);
@@ -280,10 +285,4 @@ export class HfEngine {
     flush();
     return text;
   }
-}
-
-/** `"a b"` → `["a", "b"]`; byte-level tokens never contain a space (it is written `Ġ`). */
-function splitMerge(merge: string): [string, string] {
-  const space = merge.indexOf(" ");
-  return [merge.slice(0, space), merge.slice(space + 1)];
 }
