@@ -119,8 +119,10 @@ describe("n-grams", () => {
 
   it("hands each n-gram's documents out once, and grows past its initial size", () => {
     const index = new NgramIndex(4);
-    for (let doc = 0; doc < 3; doc++) for (let g = 0; g < 5000; g++) index.add(g, g * 7 + doc * 0, doc);
-    index.add(1, 7, 0); // the same n-gram twice in one document: stored once
+    for (let doc = 0; doc < 3; doc++) {
+      for (let g = 0; g < 5000; g++) index.add(g, g * 7, doc);
+      index.add(1, 7, doc); // the same n-gram twice in one document: stored once
+    }
     expect(index.size).toBe(5000);
     const seen: number[] = [];
     index.take(1, 7, (doc) => seen.push(doc));
@@ -133,13 +135,12 @@ describe("n-grams", () => {
 
 describe("split with exact copies", () => {
   it("keeps copies together and still meets stratum targets and exact sizes", async () => {
-    const records = Array.from({ length: 300 }, (_, i) => ({
-      id: i,
-      category: ["news", "chat", "code"][i % 3],
-      // Every 6th record repeats the text of the record before it: copies of one text are one unit.
-      prompt: `Question ${i % 6 === 5 ? i - 1 : i} about ${["news", "chat", "code"][i % 3]}`,
-      completion: "Answer.",
-    }));
+    const records = Array.from({ length: 300 }, (_, i) => {
+      // Every 6th record repeats the record before it: copies of one text are one unit.
+      const base = i % 6 === 5 ? i - 1 : i;
+      const category = ["news", "chat", "code"][base % 3]!;
+      return { id: i, category, prompt: `Question ${base} about ${category}`, completion: "Answer." };
+    });
     let report: SplitReport | undefined;
     const result = await runStage(
       split({ sizes: { test: 31 }, stratifyBy: "category", onReport: (r) => (report = r) }),

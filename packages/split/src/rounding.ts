@@ -11,7 +11,8 @@ const EPS = 1e-9;
  * Rounding each row on its own (largest remainder) keeps cells within one record but lets column totals drift by
  * up to one record per stratum; with many strata that shows as a visibly wrong test size. Such a rounding always
  * exists (the fractional table itself is a feasible flow, and transportation polytopes are integral), and a
- * max-flow finds it: a greedy pass places almost every unit, Edmonds–Karp augmenting paths place the rest.
+ * max-flow finds it, in two phases for the columns' lower and upper bounds: a greedy pass places almost every
+ * unit, Edmonds–Karp augmenting paths place the rest.
  * Hand-written because no flow library is a dependency, and the network is tiny (strata + splits nodes).
  * @example roundTable([[0.9 * 7, 0.1 * 7], [0.9 * 3, 0.1 * 3]], [7, 3]); // [[6, 1], [3, 0]]
  */
@@ -21,11 +22,15 @@ export function roundTable(targets: readonly (readonly number[])[], rowTotals: r
   const result = targets.map((row) => row.map((x) => Math.floor(x + EPS)));
   const fracs = targets.map((row, s) => row.map((x, j) => Math.max(0, x - result[s]![j]!)));
   const need = result.map((row, s) => rowTotals[s]! - row.reduce((a, b) => a + b, 0));
-  const capacity: number[] = [];
+  // Column totals must land on their fractional sum rounded down or up: the flow first fills every split to the
+  // rounded-down total (possible: scale the fractional table down), then may add one more where the sum allows.
+  const lower: number[] = [];
+  const upper: number[] = [];
   for (let j = 0; j < cols; j++) {
     let sum = 0;
     for (let s = 0; s < rows; s++) sum += fracs[s]![j]!;
-    capacity.push(Math.max(0, Math.ceil(sum - 1e-6)));
+    lower.push(Math.max(0, Math.floor(sum + 1e-6)));
+    upper.push(Math.max(0, Math.ceil(sum - 1e-6)));
   }
 
   // Residual network: 0 source, 1..rows strata, then splits, then the sink. Edge e's reverse is e ^ 1.
@@ -48,7 +53,7 @@ export function roundTable(targets: readonly (readonly number[])[], rowTotals: r
   const cellEdge: number[][] = fracs.map((row, s) =>
     row.map((f, j) => (f > EPS ? addEdge(1 + s, 1 + rows + j, 1) : -1)),
   );
-  const sinkEdge = capacity.map((c, j) => addEdge(1 + rows + j, sink, c));
+  const sinkEdge = lower.map((c, j) => addEdge(1 + rows + j, sink, c));
   const push = (e: number) => {
     cap[e]!--;
     cap[e ^ 1]!++;
@@ -56,23 +61,25 @@ export function roundTable(targets: readonly (readonly number[])[], rowTotals: r
 
   // Greedy: each stratum takes its largest remainders where the split still has room.
   let placed = 0;
-  for (let s = 0; s < rows; s++) {
-    const order = [...fracs[s]!.keys()].sort((a, b) => fracs[s]![b]! - fracs[s]![a]! || a - b);
-    for (const j of order) {
-      if (cap[sourceEdge[s]!] === 0) break;
-      const cell = cellEdge[s]![j]!;
-      if (cell < 0 || cap[sinkEdge[j]!] === 0) continue;
-      push(sourceEdge[s]!);
-      push(cell);
-      push(sinkEdge[j]!);
-      placed++;
+  const greedy = () => {
+    for (let s = 0; s < rows; s++) {
+      const order = [...fracs[s]!.keys()].sort((a, b) => fracs[s]![b]! - fracs[s]![a]! || a - b);
+      for (const j of order) {
+        if (cap[sourceEdge[s]!] === 0) break;
+        const cell = cellEdge[s]![j]!;
+        if (cell < 0 || cap[cell] === 0 || cap[sinkEdge[j]!] === 0) continue;
+        push(sourceEdge[s]!);
+        push(cell);
+        push(sinkEdge[j]!);
+        placed++;
+      }
     }
-  }
+  };
 
-  // Edmonds–Karp for whatever the greedy pass could not place.
-  const wanted = need.reduce((a, b) => a + Math.max(0, b), 0);
+  // Edmonds–Karp for whatever the greedy pass could not place. A path ends at the sink, so flow already sent
+  // into the sink is never taken back: the first phase's lower bounds hold through the second.
   const via = new Int32Array(sink + 1);
-  while (placed < wanted) {
+  const augment = (): boolean => {
     via.fill(-1);
     via[source] = -2;
     const queue = [source];
@@ -85,11 +92,22 @@ export function roundTable(targets: readonly (readonly number[])[], rowTotals: r
         }
       }
     }
-    if (via[sink] === -1) {
-      throw new InternalError(`split: could not round per-stratum targets (placed ${placed} of ${wanted})`);
-    }
+    if (via[sink] === -1) return false;
     for (let node = sink; node !== source; node = to[via[node]! ^ 1]!) push(via[node]!);
     placed++;
+    return true;
+  };
+
+  const wanted = need.reduce((a, b) => a + Math.max(0, b), 0);
+  greedy();
+  while (placed < wanted && augment());
+  lower.forEach((low, j) => {
+    cap[sinkEdge[j]!]! += upper[j]! - low;
+  });
+  greedy();
+  while (placed < wanted && augment());
+  if (placed < wanted) {
+    throw new InternalError(`split: could not round per-stratum targets (placed ${placed} of ${wanted})`);
   }
 
   for (let s = 0; s < rows; s++) {

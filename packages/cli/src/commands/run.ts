@@ -107,7 +107,9 @@ export function registerRun(program: Command): void {
     .option("--no-verify", "near dedup: trust the MinHash estimate instead of exact Jaccard")
     .option("--key <field>", "dedup key: text (default), json, or a field path (repeatable)", collect)
     .option("--normalize <list>", "exact dedup normalizations: nfkc,lower,punct,whitespace or none")
-    .addOption(new Option("--dedup-mode <mode>", "remove duplicates, or flag them and keep").choices(["remove", "flag"]))
+    .addOption(
+      new Option("--dedup-mode <mode>", "remove duplicates, or flag them and keep").choices(["remove", "flag"]),
+    )
     .option("--against <file>", "eval set to decontaminate against (file, folder or glob; repeatable)", collect)
     .option("--ngram <n>", "decontamination n-gram size in words (default 13)", parsePositive)
     .addOption(
@@ -270,7 +272,8 @@ async function buildStages(config: RunConfig) {
       const d = config.dedup ?? {};
       const key = parseKey(d.key);
       const mode = d.mode ?? "remove";
-      if (d.exact !== false) stages.push(exactDedup({ key, mode, normalize: (d.normalize ?? ["nfkc", "whitespace"]).join(",") }));
+      if (d.exact !== false)
+        stages.push(exactDedup({ key, mode, normalize: (d.normalize ?? ["nfkc", "whitespace"]).join(",") }));
       if (d.near) {
         stages.push(
           nearDedup({
@@ -324,7 +327,7 @@ async function buildStages(config: RunConfig) {
 /** Runs a checked configuration and writes the dataset folder; prints the summary. */
 export async function runConfigured(config: RunConfig, output: { json: boolean; quiet: boolean }): Promise<Manifest> {
   const started = performance.now();
-  if (!config.out) usage("curate run needs an output folder: --out DIR (or \"out\" in the config file)");
+  if (!config.out) usage('curate run needs an output folder: --out DIR (or "out" in the config file)');
   const inputs = config.inputs ?? [];
   const { stages, splitStage } = await buildStages(config);
   const { DatasetWriter, manifestSummaryJson, summaryNotes, summaryRows } = await import("@curate/write");
