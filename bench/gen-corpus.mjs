@@ -8,13 +8,14 @@
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs, parseCount, parseSeed } from "./lib/args.mjs";
-import { defaultCorpusDir, generateCorpus } from "./lib/corpus.mjs";
+import { CORPUS_ROOT, ensureCorpus, generateCorpus } from "./lib/corpus.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const usage = `usage: node bench/gen-corpus.mjs [--records 100k|1m|N] [--seed N] [--out DIR] [--json]
   --records  number of JSONL lines in all (default 100k); ~500 bytes each
   --seed     PRNG seed (default 1); same seed and sentence pool, same bytes
-  --out      folder to write (default: ${defaultCorpusDir("<records>", "<seed>")})
+  --out      folder to write (always regenerated); default: a folder under ${CORPUS_ROOT} named by size, seed,
+             sentence pool and generator version, reused when it exists (as npm run bench does)
   --json     print the manifest (corpus.json) on stdout`;
 
 const args = parseArgs(process.argv.slice(2), { booleans: ["json", "help"] });
@@ -31,15 +32,16 @@ try {
   process.stderr.write(`gen-corpus: ${error.message}\n${usage}\n`);
   process.exit(2);
 }
-const dir = resolve(args.out ?? defaultCorpusDir(records, seed));
-const manifest = generateCorpus({ records, seed, dir, root });
+const manifest = args.out
+  ? generateCorpus({ records, seed, dir: resolve(args.out), root })
+  : ensureCorpus({ records, seed, root });
 
 if (args.json) process.stdout.write(`${JSON.stringify(manifest, null, 2)}\n`);
 else {
   const n = (x) => x.toLocaleString("en-US");
   const p = manifest.planted;
   const lines = [
-    `wrote ${n(manifest.records)} records, ${(manifest.bytes / 1e6).toFixed(1)} MB (${Math.round(manifest.bytes / manifest.records)} bytes/record) in ${manifest.seconds.toFixed(1)} s`,
+    `${manifest.reused ? "reused" : "wrote"} ${n(manifest.records)} records, ${(manifest.bytes / 1e6).toFixed(1)} MB (${Math.round(manifest.bytes / manifest.records)} bytes/record)${manifest.reused ? ", already there" : ` in ${manifest.seconds.toFixed(1)} s`}`,
     ...manifest.files.map((f) => `  ${f.path}  ${f.format}  ${n(f.records)} records  ${(f.bytes / 1e6).toFixed(1)} MB`),
     `  planted: ${n(p.exact)} exact duplicates, ${n(p.near)} near duplicates, ${n(p.invalid)} invalid lines (${Object.entries(
       p.invalidByKind,

@@ -10,7 +10,7 @@ import { cpus, loadavg, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs, parseCount, parseSeed } from "./lib/args.mjs";
-import { defaultCorpusDir, ensureCorpus } from "./lib/corpus.mjs";
+import { CORPUS_ROOT, ensureCorpus } from "./lib/corpus.mjs";
 import { GNU_TIME_HINT, hasGnuTime } from "./lib/measure.mjs";
 import { checkTargets, renderTable, renderTargets, withRates } from "./lib/report.mjs";
 import { probeCli, ROWS, runRow, selectRows, staleBuilds } from "./lib/rows.mjs";
@@ -19,7 +19,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const usage = `usage: npm run bench -- [options]     (or: node bench/run.mjs [options])
   --records 100k|1m|N   corpus size (default 100k)
   --seed N              corpus seed (default 1); the corpus is reused when size, seed and sentence pool match
-  --corpus DIR          where the corpus lives (default ${defaultCorpusDir("<records>", "<seed>")})
+  --corpus DIR          where the corpus lives (default: a folder under ${CORPUS_ROOT} per size, seed and pool)
   --only a,b            rows to run, by name or prefix (e.g. read+near,run:,baseline); the ceiling always runs
   --timeout S           per-row limit in seconds (default 900)
   --startup-runs N      runs per start-up row, after one warm-up (default 7)

@@ -8,7 +8,9 @@ let formats;
 try {
   formats = await import(new URL("packages/formats/dist/index.js", root).href);
 } catch (error) {
-  console.error(`gen-schemas: build @curate/formats first (npx tsc -p packages/formats/tsconfig.build.json): ${error.message}`);
+  console.error(
+    `gen-schemas: build @curate/formats first (npx tsc -p packages/formats/tsconfig.build.json): ${error.message}`,
+  );
   process.exit(2);
 }
 mkdirSync(new URL("schemas/", root), { recursive: true });

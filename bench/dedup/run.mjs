@@ -71,7 +71,14 @@ async function runRow(row, manifestPath) {
     timings.hashAndIndex = performance.now() - started;
     const ms = timings.trainingText + timings.normalize + timings.hashAndIndex;
     console.log(
-      JSON.stringify({ row, ms, records: records.length, timings, textChars: bytes, maxRssKiB: process.resourceUsage().maxRSS }),
+      JSON.stringify({
+        row,
+        ms,
+        records: records.length,
+        timings,
+        textChars: bytes,
+        maxRssKiB: process.resourceUsage().maxRSS,
+      }),
     );
     return;
   }
@@ -103,7 +110,13 @@ async function runRow(row, manifestPath) {
     }
   }
   const ms = performance.now() - started;
-  const counts = run.counts.map((c) => ({ name: c.name, in: c.in, out: c.out, rejected: c.rejected, duplicates: c.duplicates }));
+  const counts = run.counts.map((c) => ({
+    name: c.name,
+    in: c.in,
+    out: c.out,
+    rejected: c.rejected,
+    duplicates: c.duplicates,
+  }));
   console.log(
     JSON.stringify({
       row,
@@ -124,14 +137,20 @@ async function main() {
   const args = parseArgs(process.argv.slice(2), { booleans: ["help"] });
   if (args.row) return runRow(args.row, args.corpus);
   if (args.help) {
-    process.stdout.write("usage: node bench/dedup/run.mjs [--records 100k|1m|N] [--seed N] [--only read,exact,near-1t,near-2t,hash]\n");
+    process.stdout.write(
+      "usage: node bench/dedup/run.mjs [--records 100k|1m|N] [--seed N] [--only read,exact,near-1t,near-2t,hash]\n",
+    );
     return;
   }
   const records = parseCount(args.records ?? "100k");
   const seed = parseSeed(args.seed ?? "1");
   const only = args.only ? String(args.only).split(",") : ROWS;
   const log = (text) => process.stderr.write(`${text}\n`);
-  log(`machine: ${cpus()[0]?.model}, ${cpus().length} cores, Node ${process.version}; load ${loadavg().map((x) => x.toFixed(2)).join(" ")}`);
+  log(
+    `machine: ${cpus()[0]?.model}, ${cpus().length} cores, Node ${process.version}; load ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(" ")}`,
+  );
   const manifest = ensureCorpus({ records, seed, root, log });
   const manifestPath = resolve(manifest.files[0].path, "../corpus.json");
   const totalBytes = manifest.bytes;
@@ -156,7 +175,9 @@ async function main() {
     const n = r.records ?? totalRecords;
     log(
       `${row.padEnd(8)} ${fmt(n / (r.ms / 1000)).padStart(10)} records/s ${fmt(totalBytes / 1e6 / (r.ms / 1000), 1).padStart(7)} MB/s ${fmt(r.ms / 1000, 2).padStart(7)} s  peak RSS ${fmt(r.maxRssKiB / 1024).padStart(5)} MiB` +
-        (r.stats ? `  duplicates ${fmt(r.stats.duplicates)}, clusters ${fmt(r.stats.clusters)}, largest ${r.stats.largestCluster}` : "") +
+        (r.stats
+          ? `  duplicates ${fmt(r.stats.duplicates)}, clusters ${fmt(r.stats.clusters)}, largest ${r.stats.largestCluster}`
+          : "") +
         (r.digest ? `  digest ${r.digest}` : ""),
     );
     if (row === "hash") {
@@ -171,7 +192,9 @@ async function main() {
   if (read && exact) {
     log(`exact dedup adds ${fmt(((exact.ms - read.ms) / read.ms) * 100, 1)}% to read + parse (target ≤ 25%)`);
     const distinct = exact.counts.at(-1).out;
-    log(`exact index: ${fmt(exact.stats.indexBytes / distinct, 1)} bytes per distinct record (${fmt(distinct)} distinct; target < 32)`);
+    log(
+      `exact index: ${fmt(exact.stats.indexBytes / distinct, 1)} bytes per distinct record (${fmt(distinct)} distinct; target < 32)`,
+    );
   }
   for (const row of ["near-1t", "near-2t"]) {
     const r = results[row];
@@ -183,7 +206,9 @@ async function main() {
   }
   if (results["near-1t"] && results["near-2t"]) {
     const [a, b] = [results["near-1t"], results["near-2t"]];
-    log(`near dedup, 2 threads: ${fmt(a.ms / b.ms, 2)}× the speed of 1 thread; outputs ${a.digest === b.digest ? "identical" : "DIFFER"}`);
+    log(
+      `near dedup, 2 threads: ${fmt(a.ms / b.ms, 2)}× the speed of 1 thread; outputs ${a.digest === b.digest ? "identical" : "DIFFER"}`,
+    );
   }
   if (exact && results["near-1t"]) {
     log(

@@ -3,14 +3,25 @@
  * exact duplicates, near duplicates (one-word edits) and invalid lines planted among them. Deterministic for a
  * seed and a pool; `ensureCorpus` reuses a corpus already on disk when its manifest matches.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { buildPool } from "./pool.mjs";
 import { createRng, hash53 } from "./rng.mjs";
 
 /** Bumped whenever the generator's output changes for the same seed and pool, so cached corpora are rebuilt. */
-export const GENERATOR_VERSION = 2;
+export const GENERATOR_VERSION = 3;
 
 /** Fractions of planted records (of all records written). */
 export const PLANTED = { exact: 0.05, near: 0.05, invalid: 0.005 };
@@ -79,11 +90,13 @@ function countWords(text) {
   return n;
 }
 
-/** The record's text values, for the word count and the uniqueness check. */
+/** The record's text values joined by spaces: for the word count, and the text bytes tokenizers are rated by. */
 function textOf(record) {
   if (record.messages) return record.messages.map((m) => contentText(m.content)).join(" ");
-  return `${record.instruction} ${record.input ?? ""} ${record.output}`;
+  return `${record.system ?? ""} ${record.instruction} ${record.input ?? ""} ${record.output}`.trim();
 }
+
+const textBytes = (record) => Buffer.byteLength(textOf(record), "utf8");
 
 function contentText(content) {
   return typeof content === "string" ? content : content.map((p) => p.text).join(" ");
@@ -217,13 +230,15 @@ export function generateCorpus({ records, seed, dir, root, pool = buildPool(root
       pending: 0,
       records: 0,
       bytes: 0,
-      lines: [], // reservoir of lines, for exact duplicates
+      textBytes: 0,
+      lines: [], // reservoir of { line, text bytes }, for exact duplicates
       long: [], // reservoir of lines long enough for near duplicates
       seen: 0,
     };
   });
 
-  const emit = (file, line) => {
+  const emit = (file, line, text) => {
+    file.textBytes += text;
     file.buffer.push(line);
     file.pending += line.length + 1;
     file.records++;
@@ -256,10 +271,12 @@ export function generateCorpus({ records, seed, dir, root, pool = buildPool(root
       const make = file.format === "alpaca" ? builders.alpaca : builders.chat;
       const roll = rng.float();
       if (roll < PLANTED.exact && file.lines.length > 0) {
-        emit(file, rng.pick(file.lines));
+        const copy = rng.pick(file.lines);
+        emit(file, copy.line, copy.text);
         counts.exact++;
       } else if (roll < PLANTED.exact + PLANTED.near && file.long.length > 0) {
-        emit(file, fresh(() => builders.nearCopy(rng.pick(file.long))).line);
+        const { record, line } = fresh(() => builders.nearCopy(rng.pick(file.long)));
+        emit(file, line, textBytes(record));
         counts.near++;
       } else if (roll < PLANTED.exact + PLANTED.near + PLANTED.invalid) {
         const kinds =
@@ -267,18 +284,21 @@ export function generateCorpus({ records, seed, dir, root, pool = buildPool(root
             ? ["broken_json", "wrong_role", "empty_assistant"]
             : ["broken_json", "empty_assistant"];
         const kind = rng.pick(kinds);
-        emit(file, invalidLine(rng, kind, make()));
+        const record = make();
+        const text = textBytes(record);
+        emit(file, invalidLine(rng, kind, record), text);
         counts.invalid[kind]++;
       } else {
         const { record, line } = fresh(make);
-        emit(file, line);
+        const text = textBytes(record);
+        emit(file, line, text);
         counts.base++;
         // Reservoir sampling (one slot draw for both reservoirs): duplicates copy records from anywhere earlier in
         // the file, not only recent ones. Words are counted only for records that win a slot.
         file.seen++;
         const slot = file.seen <= RESERVOIR ? file.seen - 1 : rng.int(file.seen);
         if (slot < RESERVOIR) {
-          file.lines[slot] = line;
+          file.lines[slot] = { line, text };
           if (countWords(textOf(record)) >= NEAR_MIN_WORDS) {
             if (file.long.length < RESERVOIR) file.long.push(line);
             else file.long[slot] = line;
@@ -312,9 +332,17 @@ export function generateCorpus({ records, seed, dir, root, pool = buildPool(root
     seed,
     records,
     pool: { hash: pool.hash, sentences: pool.sentences.length, sources: pool.sources.length },
-    files: files.map((f) => ({ path: f.path, format: f.format, records: f.records, bytes: f.bytes })),
+    files: files.map((f) => ({
+      path: f.path,
+      format: f.format,
+      records: f.records,
+      bytes: f.bytes,
+      textBytes: f.textBytes,
+    })),
     small: smallPath,
     bytes: files.reduce((a, f) => a + f.bytes, 0),
+    // UTF-8 bytes of the records' text values (what tokenizer speeds are quoted in), JSON syntax and keys excluded.
+    textBytes: files.reduce((a, f) => a + f.textBytes, 0),
     planted: { exact: counts.exact, near: counts.near, invalid, invalidByKind: counts.invalid },
     // What a correct pipeline should find: exact dedup removes `exact`; validation rejects `invalid`.
     expected: { valid: records - invalid, distinct: counts.base + counts.near, unique: counts.base },
@@ -332,36 +360,92 @@ function writeJsonAtomic(path, value) {
   renameSync(temp, path);
 }
 
-/** Where a corpus of this size and seed lives by default: a folder under the OS temp directory, never the repo. */
-export function defaultCorpusDir(records, seed) {
-  return join(tmpdir(), "curate-bench", `corpus-${records}-s${seed}`);
+/** Default corpora live here: under the OS temp directory, never in the repository. */
+export const CORPUS_ROOT = join(tmpdir(), "curate-bench");
+
+/**
+ * The default folder of a corpus. Its name holds everything the content depends on (size, seed, sentence pool,
+ * generator version), so a corpus on disk never changes: a benchmark reading one is never disturbed by another
+ * process generating the next (the pool changes whenever fixtures are edited).
+ * @example defaultCorpusDir(100_000, 1, "7db0369703d6"); // $TMPDIR/curate-bench/corpus-100000-s1-7db0369703d6-g2
+ */
+export function defaultCorpusDir(records, seed, poolHash) {
+  return join(CORPUS_ROOT, `corpus-${records}-s${seed}-${poolHash}-g${GENERATOR_VERSION}`);
+}
+
+/** Superseded default corpora (same size and seed, another pool or version) left longer than this are removed. */
+const STALE_MS = 6 * 3600_000;
+
+function readManifest(dir) {
+  try {
+    const manifest = JSON.parse(readFileSync(join(dir, "corpus.json"), "utf8"));
+    return manifest.files.every((f) => existsSync(f.path)) ? manifest : undefined;
+  } catch {
+    return undefined; // missing or unreadable: a corpus to (re)build
+  }
+}
+
+function matches(manifest, records, seed, pool) {
+  return (
+    manifest?.generator === GENERATOR_VERSION &&
+    manifest.seed === seed &&
+    manifest.records === records &&
+    manifest.pool?.hash === pool.hash
+  );
+}
+
+/** Removes old default corpora of the same size and seed that a newer pool or generator replaced. */
+function removeStale(records, seed, keep) {
+  let names;
+  try {
+    names = readdirSync(CORPUS_ROOT);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const path = join(CORPUS_ROOT, name);
+    if (path === keep || !name.startsWith(`corpus-${records}-s${seed}-`)) continue;
+    try {
+      if (Date.now() - statSync(path).mtimeMs > STALE_MS) rmSync(path, { recursive: true, force: true });
+    } catch {
+      // Another process removed it first.
+    }
+  }
 }
 
 /**
- * Returns the manifest of the corpus for `records` and `seed`, generating it only when `dir` holds none, or one
- * from another generator version or sentence pool.
+ * Returns the manifest of the corpus for `records` and `seed`, generating it only when there is none yet for the
+ * current sentence pool and generator. Without `dir`, the corpus is written to a temp folder and renamed into
+ * place, so concurrent callers never see a half-written corpus (the loser of a race uses the winner's).
  * @example const corpus = ensureCorpus({ records: 100_000, seed: 1, root: repoRoot });
  */
-export function ensureCorpus({ records, seed, root, dir = defaultCorpusDir(records, seed), log = () => {} }) {
+export function ensureCorpus({ records, seed, root, dir, log = () => {} }) {
   const pool = buildPool(root);
-  const manifestPath = join(dir, "corpus.json");
-  if (existsSync(manifestPath)) {
-    try {
-      const manifest = JSON.parse(readFileSync(manifestPath, "utf8"));
-      const intact = manifest.files.every((f) => existsSync(f.path));
-      if (
-        intact &&
-        manifest.generator === GENERATOR_VERSION &&
-        manifest.seed === seed &&
-        manifest.records === records &&
-        manifest.pool?.hash === pool.hash
-      ) {
-        return { ...manifest, reused: true };
-      }
-    } catch {
-      // An unreadable manifest is a corpus to rebuild.
-    }
+  const target = dir ?? defaultCorpusDir(records, seed, pool.hash);
+  const existing = readManifest(target);
+  if (matches(existing, records, seed, pool)) return { ...existing, reused: true };
+
+  log(`generating ${records.toLocaleString("en-US")} records (seed ${seed}) in ${target} ...`);
+  if (dir !== undefined) return { ...generateCorpus({ records, seed, dir, root, pool }), reused: false };
+
+  const temp = `${target}.tmp-${process.pid}`;
+  rmSync(temp, { recursive: true, force: true });
+  const built = generateCorpus({ records, seed, dir: temp, root, pool });
+  // The manifest names files by absolute path: point it at the final folder before the rename publishes it.
+  const manifest = {
+    ...built,
+    files: built.files.map((f) => ({ ...f, path: join(target, basename(f.path)) })),
+    small: join(target, basename(built.small)),
+  };
+  writeJsonAtomic(join(temp, "corpus.json"), manifest);
+  try {
+    renameSync(temp, target);
+  } catch (error) {
+    rmSync(temp, { recursive: true, force: true });
+    const winner = readManifest(target);
+    if (!matches(winner, records, seed, pool)) throw error;
+    return { ...winner, reused: true };
   }
-  log(`generating ${records.toLocaleString("en-US")} records (seed ${seed}) in ${dir} ...`);
-  return { ...generateCorpus({ records, seed, dir, root, pool }), reused: false };
+  removeStale(records, seed, target);
+  return { ...manifest, reused: false };
 }

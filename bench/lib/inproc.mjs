@@ -135,18 +135,22 @@ const STAGE_ROWS = {
   "read+tokens-o200k-1t": {
     modules: { t: ["@curate/tokens", "countTokens"] },
     stages: ({ t }) => [t.countTokens({ tokenizer: "o200k_base", threads: 1 })],
+    after: ({ t }) => t.closeSharedPool?.(),
   },
   "read+tokens-o200k-2t": {
     modules: { t: ["@curate/tokens", "countTokens"] },
     stages: ({ t }) => [t.countTokens({ tokenizer: "o200k_base", threads: 2 })],
+    after: ({ t }) => t.closeSharedPool?.(),
   },
   "read+tokens-llama3-1t": {
     modules: { t: ["@curate/tokens", "countTokens"] },
     stages: ({ t }) => [t.countTokens({ tokenizer: "llama3", threads: 1 })],
+    after: ({ t }) => t.closeSharedPool?.(),
   },
   "read+tokens-llama3-2t": {
     modules: { t: ["@curate/tokens", "countTokens"] },
     stages: ({ t }) => [t.countTokens({ tokenizer: "llama3", threads: 2 })],
+    after: ({ t }) => t.closeSharedPool?.(),
   },
 };
 
@@ -185,6 +189,7 @@ async function stageRow(files, row) {
   // it yields is timing, not output, so the two are not folded together.
   let kept = 0;
   let dups = 0;
+  let tokens = 0;
   let currentFile;
   const run = core.runPipeline(read.readInputs(files), stages, {
     onDuplicate(duplicate) {
@@ -198,12 +203,18 @@ async function stageRow(files, row) {
         kept = mix(kept, -1);
       }
       kept = mix(kept, item.source.line);
-      const tokens = item.meta?.tokens?.total;
-      if (tokens !== undefined) kept = mix(kept, tokens);
+      const total = item.meta?.tokens?.total;
+      if (total !== undefined) {
+        kept = mix(kept, total);
+        tokens += total;
+      }
     }
   }
+  const ms = performance.now() - started;
+  // Shared pools (the tokenizer workers) outlive a stage by design; closing them is not part of the row's time.
+  await row.after?.(mods);
   const digest = `${(kept >>> 0).toString(16).padStart(8, "0")}${(dups >>> 0).toString(16).padStart(8, "0")}`;
-  return { ms: performance.now() - started, counts: summarize(run.counts), digest };
+  return { ms, counts: summarize(run.counts), digest, ...(tokens > 0 ? { tokens } : {}) };
 }
 
 /** read → split → the dataset writer (train/validation/test files, rejects, duplicates, manifest) into a temp dir. */
@@ -262,3 +273,6 @@ async function main() {
 }
 
 await main();
+// Exit even if something the row started (a worker, a timer) is still referenced: the result is written (stdout to a
+// pipe is synchronous on Linux), and a hanging row would otherwise only end at the harness's timeout.
+process.exit(0);

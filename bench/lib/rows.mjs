@@ -198,6 +198,11 @@ async function runInproc(row, ctx) {
   if (report.na) return { status: "na", note: `n/a (${report.na})` };
   let note = countsNote(report.counts);
   if (row.name === "ceiling:scan+parse") note = `parsed ${n(report.parsed)} · invalid JSON ${n(report.invalid)}`;
+  if (report.tokens) {
+    // Tokenizer speeds are quoted per MB of text, not of JSONL: show both, with tokens/s.
+    const seconds = report.ms / 1000;
+    note += ` · ${n(report.tokens / seconds)} tokens/s · text ${(ctx.corpus.textBytes / 1e6 / seconds).toFixed(2)} MB/s`;
+  }
   if (report.digest) note += ` · digest ${report.digest}`;
   return {
     status: "ok",
@@ -205,7 +210,7 @@ async function runInproc(row, ctx) {
     wallMs: result.wallMs,
     maxRssKb: result.maxRssKb ?? report.maxRssKb,
     note,
-    detail: { counts: report.counts, digest: report.digest },
+    detail: { counts: report.counts, digest: report.digest, tokens: report.tokens },
   };
 }
 

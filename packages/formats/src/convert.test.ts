@@ -19,7 +19,9 @@ const alpacaRecord = {
 
 describe("convert", () => {
   it("alpaca → chat joins instruction and input and keeps system and history", () => {
-    expect(ok(convert({ instruction: "Translate to French.", input: "Good night", output: "Bonne nuit" }, "alpaca", "chat"))).toEqual({
+    expect(
+      ok(convert({ instruction: "Translate to French.", input: "Good night", output: "Bonne nuit" }, "alpaca", "chat")),
+    ).toEqual({
       messages: [
         { role: "user", content: "Translate to French.\n\nGood night" },
         { role: "assistant", content: "Bonne nuit" },
@@ -88,7 +90,10 @@ describe("convert", () => {
       {
         messages: [
           { role: "user", content: "Weather in Lima?" },
-          { role: "assistant", tool_calls: [{ id: "c1", type: "function", function: { name: "weather", arguments: "{}" } }] },
+          {
+            role: "assistant",
+            tool_calls: [{ id: "c1", type: "function", function: { name: "weather", arguments: "{}" } }],
+          },
           { role: "tool", tool_call_id: "c1", content: "sunny" },
           { role: "assistant", content: "Sunny.", weight: 0 },
         ],
@@ -151,7 +156,9 @@ describe("convertTo stage", () => {
       [2, "unmapped_field"],
       [4, "unknown_format"],
     ]);
-    expect(rejected[0]?.reason.message).toMatch(/^cannot convert alpaca to chat without losing data: id: "id" has no place/);
+    expect(rejected[0]?.reason.message).toMatch(
+      /^cannot convert alpaca to chat without losing data: id: "id" has no place/,
+    );
   });
 
   it("checks its options up front", () => {

@@ -6,7 +6,7 @@
  * key the target does not define) makes the conversion fail with an issue naming the field, unless the caller
  * chose to keep (`extra: "keep"`) or drop (`extra: "drop"`) keys that are not part of the source format.
  */
-import { type Issue, formatPath } from "@curate/core";
+import { formatPath, type Issue } from "@curate/core";
 import { type FormatName, formats } from "./registry.js";
 import { contentText } from "./text.js";
 
@@ -59,12 +59,13 @@ class Mapping {
   ) {}
 
   lost(path: readonly PropertyKey[], what: string): void {
-    this.issues.push({
-      code: "unmapped_field",
-      severity: "error",
-      path: formatPath(path),
-      message: `${what} has no place in the ${this.to} format`,
-    });
+    // "a tool message at position 2 (alpaca holds …)" reads better with the verdict before the explanation.
+    const open = what.indexOf(" (");
+    const message =
+      open === -1
+        ? `${what} has no place in the ${this.to} format`
+        : `${what.slice(0, open)} has no place in the ${this.to} format${what.slice(open)}`;
+    this.issues.push({ code: "unmapped_field", severity: "error", path: formatPath(path), message });
   }
 
   /**
@@ -142,15 +143,18 @@ function sharegptToChat(record: Rec, m: Mapping): Rec {
   if (typeof record.system === "string" && record.system !== "")
     messages.push({ role: "system", content: record.system });
   const turns = Array.isArray(record.conversations) ? record.conversations : [];
-  turns.forEach((turn, i) => {
-    if (!isRec(turn)) return;
+  for (const [i, turn] of turns.entries()) {
+    if (!isRec(turn)) continue;
     const role = sharegptToChatRole[String(turn.from)];
     // Tool turns would need invented tool_call ids to become chat, which a conversion back could not remove.
-    if (role === undefined) return m.lost(["conversations", i, "from"], `a "${String(turn.from)}" turn`);
+    if (role === undefined) {
+      m.lost(["conversations", i, "from"], `a "${String(turn.from)}" turn`);
+      continue;
+    }
     const message: Rec = { role, content: turn.value };
     m.leftovers(turn, ["from", "value"], ["conversations", i], message);
     messages.push(message);
-  });
+  }
   const out: Rec = { messages };
   m.leftovers(record, ["conversations", "system"], [], out);
   return out;
@@ -193,12 +197,13 @@ function chatTurns(record: Rec, m: Mapping): { system?: string; pairs: [string, 
       i += 2;
       continue;
     }
-    if (user.role === "user") {
-      m.lost(["messages", i], "a user message without an assistant reply after it");
-    } else {
+    if (user.role === "user") m.lost(["messages", i], "a user message without an assistant reply after it");
+    else if (user.role === "assistant")
+      m.lost(["messages", i, "role"], "an assistant message without a user message before it");
+    else {
       m.lost(
         ["messages", i, "role"],
-        `a "${String(user.role)}" message at position ${i} (expected user/assistant turns after an optional first system message)`,
+        `a ${String(user.role)} message at position ${i} (${m.to} holds an optional first system message, then user/assistant pairs)`,
       );
     }
     if (user.role === "user" || user.role === "assistant" || user.role === "system") plainMessage(user, i, m);
@@ -232,12 +237,12 @@ function chatToSharegpt(record: Rec, m: Mapping): Rec {
   for (const key of ["tools", "parallel_tool_calls"]) if (Object.hasOwn(record, key)) m.lost([key], `"${key}"`);
   const messages = Array.isArray(record.messages) ? record.messages : [];
   const conversations: Rec[] = [];
-  messages.forEach((message, i) => {
-    if (!isRec(message)) return;
+  for (const [i, message] of messages.entries()) {
+    if (!isRec(message)) continue;
     const from = chatToSharegptRole[String(message.role)];
-    if (from === undefined) return m.lost(["messages", i, "role"], `a "${String(message.role)}" message`);
-    conversations.push({ from, value: plainMessage(message, i, m) });
-  });
+    if (from === undefined) m.lost(["messages", i, "role"], `a "${String(message.role)}" message`);
+    else conversations.push({ from, value: plainMessage(message, i, m) });
+  }
   const out: Rec = { conversations };
   m.leftovers(record, ["messages", "tools", "parallel_tool_calls"], [], out);
   return out;

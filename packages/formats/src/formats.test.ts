@@ -75,7 +75,14 @@ describe("chat schema", () => {
   });
 
   it("maps a wrong role to unrecognized_role with path, expected and found", () => {
-    expect(issuesOf("chat", { messages: [{ role: "user", content: "hi" }, { role: "wizard", content: "x" }] })).toEqual([
+    expect(
+      issuesOf("chat", {
+        messages: [
+          { role: "user", content: "hi" },
+          { role: "wizard", content: "x" },
+        ],
+      }),
+    ).toEqual([
       {
         code: "unrecognized_role",
         severity: "error",
@@ -125,7 +132,10 @@ describe("chat schema", () => {
     const issues = issuesOf("chat", {
       messages: [
         { role: "user", content: "Convert 3 miles to km" },
-        { role: "assistant", tool_calls: [{ type: "function", function: { name: "convert", arguments: { miles: 3 } } }] },
+        {
+          role: "assistant",
+          tool_calls: [{ type: "function", function: { name: "convert", arguments: { miles: 3 } } }],
+        },
       ],
     });
     expect(issues.map((i) => [i.code, i.path])).toEqual([
@@ -137,7 +147,9 @@ describe("chat schema", () => {
 
 describe("other schemas", () => {
   it("alpaca: instruction and output required, history as pairs", () => {
-    expect(issuesOf("alpaca", { instruction: "Name a colour", output: "Teal", history: [["Hi", "Hello"]] })).toEqual([]);
+    expect(issuesOf("alpaca", { instruction: "Name a colour", output: "Teal", history: [["Hi", "Hello"]] })).toEqual(
+      [],
+    );
     expect(
       issuesOf("alpaca", { instruction: "Name a colour", history: [["Hi"]], id: 7 }).map((i) => [i.code, i.path]),
     ).toEqual([

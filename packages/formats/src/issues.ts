@@ -6,7 +6,10 @@
  */
 import { describeValue, formatPath, type Issue } from "@curate/core";
 
-/** Codes for problems with a record's shape, found by a schema. */
+/**
+ * Codes for problems with a record's shape, found by a schema.
+ * @example shapeCodes.includes("unrecognized_role"); // true
+ */
 export const shapeCodes = [
   "data_type",
   "missing_messages_list",
@@ -34,7 +37,10 @@ const MESSAGE_LISTS = new Set<PropertyKey>([
 /** Keys that name a message's speaker. */
 const ROLE_KEYS = new Set<PropertyKey>(["role", "from"]);
 
-/** True when `path` points at one message of a message list (`messages[3]`, `chosen[0]`). */
+/**
+ * True when `path` points at one message of a message list (`messages[3]`, `chosen[0]`).
+ * @example isMessagePath(["messages", 3]); // true
+ */
 export function isMessagePath(path: readonly PropertyKey[]): boolean {
   return path.length >= 2 && typeof path.at(-1) === "number" && MESSAGE_LISTS.has(path.at(-2)!);
 }

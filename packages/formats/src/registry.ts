@@ -1,7 +1,10 @@
 import type { z } from "zod";
 import { alpaca, chat, dpo, pairs, promptCompletion, sharegpt } from "./schemas.js";
 
-/** The formats curate knows. */
+/**
+ * The formats curate knows.
+ * @example formatNames.join(", "); // "chat, alpaca, prompt_completion, sharegpt, dpo, pairs"
+ */
 export const formatNames = ["chat", "alpaca", "prompt_completion", "sharegpt", "dpo", "pairs"] as const;
 export type FormatName = (typeof formatNames)[number];
 

@@ -8,7 +8,10 @@
  */
 import { z } from "zod";
 
-/** One `{ type: "text", text }` part of a message whose content is an array. */
+/**
+ * One `{ type: "text", text }` part of a message whose content is an array.
+ * @example textPart.parse({ type: "text", text: "Summarise this:" });
+ */
 export const textPart = z
   .strictObject({
     type: z.literal("text"),
@@ -16,12 +19,18 @@ export const textPart = z
   })
   .meta({ id: "TextPart" });
 
-/** Message content: a string, or an array of text parts. */
+/**
+ * Message content: a string, or an array of text parts.
+ * @example messageContent.safeParse([{ type: "text", text: "Hi" }]).success; // true
+ */
 export const messageContent = z
   .union([z.string(), z.array(textPart)])
   .meta({ id: "MessageContent", description: "A string, or an array of text parts" });
 
-/** One function call an assistant message makes; `arguments` is a JSON string, as the OpenAI API sends it. */
+/**
+ * One function call an assistant message makes; `arguments` is a JSON string, as the OpenAI API sends it.
+ * @example toolCall.parse({ id: "call_1", type: "function", function: { name: "get_weather", arguments: '{"city":"Oslo"}' } });
+ */
 export const toolCall = z
   .strictObject({
     id: z.string(),
@@ -35,15 +44,22 @@ export const toolCall = z
 
 const name = z.string().meta({ description: "The participant's name" });
 
+/**
+ * Messages by role. An assistant message may hold only `tool_calls`, and `weight: 0` leaves it out of training.
+ * @example assistantMessage.parse({ role: "assistant", content: "Lima.", weight: 1 });
+ */
 export const systemMessage = z
   .strictObject({ role: z.literal("system"), content: messageContent, name: name.optional() })
   .meta({ id: "SystemMessage" });
+/** @example developerMessage.parse({ role: "developer", content: "Answer in French." }); */
 export const developerMessage = z
   .strictObject({ role: z.literal("developer"), content: messageContent, name: name.optional() })
   .meta({ id: "DeveloperMessage" });
+/** @example userMessage.parse({ role: "user", content: "Hi", name: "kari" }); */
 export const userMessage = z
   .strictObject({ role: z.literal("user"), content: messageContent, name: name.optional() })
   .meta({ id: "UserMessage" });
+/** @example assistantMessage.parse({ role: "assistant", content: null, tool_calls: [] }); */
 export const assistantMessage = z
   .strictObject({
     role: z.literal("assistant"),
@@ -57,6 +73,7 @@ export const assistantMessage = z
       .meta({ description: "0 excludes this message from training; 1 (default) trains on it" }),
   })
   .meta({ id: "AssistantMessage" });
+/** @example toolMessage.parse({ role: "tool", tool_call_id: "call_1", content: "19 °C" }); */
 export const toolMessage = z
   .strictObject({
     role: z.literal("tool"),
@@ -65,12 +82,18 @@ export const toolMessage = z
   })
   .meta({ id: "ToolMessage" });
 
-/** One message of an OpenAI chat record, told apart by its `role`. */
+/**
+ * One message of an OpenAI chat record, told apart by its `role`.
+ * @example chatMessage.parse({ role: "tool", tool_call_id: "call_1", content: "19 °C" });
+ */
 export const chatMessage = z
   .discriminatedUnion("role", [systemMessage, developerMessage, userMessage, assistantMessage, toolMessage])
   .meta({ id: "ChatMessage" });
 
-/** A function the model may call, as declared in the record's `tools`. */
+/**
+ * A function the model may call, as declared in the record's `tools`.
+ * @example toolDefinition.parse({ type: "function", function: { name: "get_weather", parameters: { type: "object" } } });
+ */
 export const toolDefinition = z
   .strictObject({
     type: z.literal("function"),
@@ -83,7 +106,10 @@ export const toolDefinition = z
   })
   .meta({ id: "ToolDefinition" });
 
-/** OpenAI chat fine-tuning format: `{ messages, tools?, parallel_tool_calls? }`. */
+/**
+ * OpenAI chat fine-tuning format: `{ messages, tools?, parallel_tool_calls? }`.
+ * @example chat.parse({ messages: [{ role: "user", content: "Hi" }, { role: "assistant", content: "Hello!" }] });
+ */
 export const chat = z
   .strictObject({
     messages: z.array(chatMessage).min(1),
@@ -95,7 +121,10 @@ export const chat = z
     description: "OpenAI chat fine-tuning record: a conversation whose assistant messages are trained on.",
   });
 
-/** Alpaca instruction format: `{ instruction, input?, output, system?, history? }`. */
+/**
+ * Alpaca instruction format: `{ instruction, input?, output, system?, history? }`.
+ * @example alpaca.parse({ instruction: "Translate to Spanish.", input: "Good morning", output: "Buenos días" });
+ */
 export const alpaca = z
   .strictObject({
     instruction: z.string(),
@@ -109,15 +138,24 @@ export const alpaca = z
   })
   .meta({ title: "alpaca", description: "Alpaca instruction record: the model learns to write `output`." });
 
-/** Prompt/completion format: `{ prompt, completion }`. */
+/**
+ * Prompt/completion format: `{ prompt, completion }`.
+ * @example promptCompletion.parse({ prompt: "Q: Capital of Peru?\nA:", completion: " Lima" });
+ */
 export const promptCompletion = z
   .strictObject({ prompt: z.string(), completion: z.string() })
   .meta({ title: "prompt_completion", description: "Plain prompt/completion record: the model learns `completion`." });
 
-/** ShareGPT speakers. `function_call` and `observation` are a tool call and its result. */
+/**
+ * ShareGPT speakers. `function_call` and `observation` are a tool call and its result.
+ * @example sharegptRoles.includes("gpt"); // true
+ */
 export const sharegptRoles = ["human", "gpt", "system", "tool", "function_call", "observation"] as const;
 
-/** ShareGPT format: `{ conversations: [{ from, value }], system? }`. */
+/**
+ * ShareGPT format: `{ conversations: [{ from, value }], system? }`.
+ * @example sharegpt.parse({ conversations: [{ from: "human", value: "Hi" }, { from: "gpt", value: "Hello!" }] });
+ */
 export const sharegpt = z
   .strictObject({
     conversations: z.array(z.strictObject({ from: z.enum(sharegptRoles), value: z.string() })).min(1),
@@ -128,7 +166,10 @@ export const sharegpt = z
     description: "ShareGPT conversation: turns `{ from, value }`; `gpt` turns are trained on.",
   });
 
-/** OpenAI preference (DPO) format: `{ input: { messages, ... }, preferred_output, non_preferred_output }`. */
+/**
+ * OpenAI preference (DPO) format: `{ input: { messages, ... }, preferred_output, non_preferred_output }`.
+ * @example dpo.parse({ input: { messages: [{ role: "user", content: "2+2?" }] }, preferred_output: [{ role: "assistant", content: "4" }], non_preferred_output: [{ role: "assistant", content: "5" }] });
+ */
 export const dpo = z
   .strictObject({
     input: z.strictObject({
@@ -144,12 +185,18 @@ export const dpo = z
     description: "OpenAI preference fine-tuning record: a prompt, a preferred and a non-preferred answer.",
   });
 
-/** A side of a preference pair: plain text, or a list of chat messages. */
+/**
+ * A side of a preference pair: plain text, or a list of chat messages.
+ * @example pairSide.safeParse([{ role: "assistant", content: "4" }]).success; // true
+ */
 export const pairSide = z
   .union([z.string(), z.array(chatMessage).min(1)])
   .meta({ id: "PairSide", description: "Plain text, or a list of chat messages" });
 
-/** Preference pairs in the common `{ prompt?, chosen, rejected }` form (TRL, Anthropic HH), strings or messages. */
+/**
+ * Preference pairs in the common `{ prompt?, chosen, rejected }` form (TRL, Anthropic HH), strings or messages.
+ * @example pairs.parse({ prompt: "2 + 2 =", chosen: "4", rejected: "5" });
+ */
 export const pairs = z
   .strictObject({
     prompt: pairSide.optional().meta({ description: "Omitted when chosen and rejected hold the whole conversation" }),
@@ -172,6 +219,9 @@ export type SharegptRole = (typeof sharegptRoles)[number];
 export type DpoRecord = z.infer<typeof dpo>;
 export type PairsRecord = z.infer<typeof pairs>;
 
-/** Chat roles, in the order the OpenAI docs list them. */
+/**
+ * Chat roles, in the order the OpenAI docs list them.
+ * @example chatRoles.join("|"); // "system|developer|user|assistant|tool"
+ */
 export const chatRoles = ["system", "developer", "user", "assistant", "tool"] as const;
 export type ChatRole = (typeof chatRoles)[number];

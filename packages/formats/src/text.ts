@@ -8,7 +8,10 @@ function isRec(value: unknown): value is Rec {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-/** Text of a message `content`: a string, or an array of `{ type: "text", text }` parts. */
+/**
+ * Text of a message `content`: a string, or an array of `{ type: "text", text }` parts.
+ * @example contentText([{ type: "text", text: "Hello, " }, { type: "text", text: "world" }]); // "Hello, world"
+ */
 export function contentText(content: unknown): string {
   if (typeof content === "string") return content;
   if (Array.isArray(content)) {

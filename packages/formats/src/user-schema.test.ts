@@ -62,7 +62,7 @@ describe("loadUserSchema", () => {
       [],
     ]);
     expect(schema.check(tickets[3])).toMatchObject([
-      { expected: 'match pattern "^T-\\d{4,}$"', found: '"10234"' },
+      { expected: "a string matching /^T-\\d{4,}$/", found: '"10234"' },
       { expected: "one of low|normal|high", found: '"urgent"' },
     ]);
   });

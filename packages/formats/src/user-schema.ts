@@ -172,7 +172,8 @@ function explainErrors(
         .flat()
         .filter((e) => e.keyword === "type" && e.instancePath === at)
         .map((e) => String(e.params.type));
-      const expected = types.length > 0 ? [...new Set(types)].join(" or ") : "a value matching one of the allowed shapes";
+      const expected =
+        types.length > 0 ? [...new Set(types)].join(" or ") : "a value matching one of the allowed shapes";
       issues.push(shapeIssue("invalid_type", pointerPath(at), expected, describeValue(combinator.data)));
     }
   }
@@ -223,20 +224,29 @@ function fromAjvError(error: AjvError): Issue {
       }
       return shapeIssue("invalid_value", path, `at least ${String(error.params.limit)} items`, found);
     case "minLength":
+      return shapeIssue("invalid_value", path, `at least ${String(error.params.limit)} characters`, found);
     case "maxLength":
+      return shapeIssue("invalid_value", path, `at most ${String(error.params.limit)} characters`, found);
+    case "maxItems":
+      return shapeIssue("invalid_value", path, `at most ${String(error.params.limit)} items`, found);
     case "minimum":
     case "maximum":
     case "exclusiveMinimum":
     case "exclusiveMaximum":
+      return shapeIssue(
+        "invalid_value",
+        path,
+        `${String(error.params.comparison)} ${String(error.params.limit)}`,
+        found,
+      );
     case "multipleOf":
+      return shapeIssue("invalid_value", path, `a multiple of ${String(error.params.multipleOf)}`, found);
     case "pattern":
+      return shapeIssue("invalid_value", path, `a string matching /${String(error.params.pattern)}/`, found);
     case "format":
-    case "maxItems":
-    case "uniqueItems": {
-      // ajv's messages read "must match pattern …", "must NOT have fewer than 1 characters".
-      const expected = (error.message ?? error.keyword).replace(/^must /, "").replace(/^NOT /, "not ");
-      return shapeIssue("invalid_value", path, expected, found);
-    }
+      return shapeIssue("invalid_value", path, `a valid ${String(error.params.format)}`, found);
+    case "uniqueItems":
+      return shapeIssue("invalid_value", path, "items without duplicates", found);
     default:
       return shapeIssue("schema_mismatch", path, "", found, error.message ?? `fails "${error.keyword}"`);
   }
@@ -265,7 +275,8 @@ export async function fromJsonSchema(schema: unknown, name = "JSON Schema"): Pro
     throw new CurateError("CURATE_CONFIG", `${name}: a JSON Schema must be an object, found ${describeValue(schema)}`);
   }
   const Ajv = await ajvFor(schema as Record<string, unknown>);
-  const id = typeof (schema as { $id?: unknown }).$id === "string" ? String((schema as { $id: string }).$id) : undefined;
+  const id =
+    typeof (schema as { $id?: unknown }).$id === "string" ? String((schema as { $id: string }).$id) : undefined;
   const key = id ?? "curate:user-schema";
   let validate: AjvValidate | undefined;
   let ajv: AjvLike;

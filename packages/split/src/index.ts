@@ -1,4 +1,4 @@
-export { contentHash, normalizeText, stableJson, unitPosition } from "./hash.js";
+export { contentHash, contentHashOf, normalizeText, stableJson, unitPosition } from "./hash.js";
 export { forEachNgram, NgramIndex } from "./ngram.js";
 export { type FieldPath, parseFieldPath, valueAt } from "./path.js";
 export { roundTable } from "./rounding.js";

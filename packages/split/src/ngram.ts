@@ -7,7 +7,6 @@
  * n-grams cost O(words), not O(words × n). A false match needs a 64-bit collision.
  */
 
-const WORD = /[\p{L}\p{N}]+/gu;
 /** Table slot never used. */
 const EMPTY = -3;
 /** Table slot whose documents were already handed out by `take`. */
@@ -26,73 +25,98 @@ function mix(h: number): number {
   return x >>> 0;
 }
 
-/** Two 32-bit FNV-1a variants of one word. */
-function wordHashes(word: string): [number, number] {
-  let a = 0x811c9dc5;
-  let b = 0x9747b28c;
-  for (let i = 0; i < word.length; i++) {
-    const c = word.charCodeAt(i);
-    a = Math.imul(a ^ c, 0x01000193);
-    b = Math.imul(b ^ c, 0x01000193) ^ (b >>> 15);
-  }
-  return [a >>> 0, b >>> 0];
-}
-
 function power(base: number, exponent: number): number {
   let result = 1;
   for (let i = 0; i < exponent; i++) result = Math.imul(result, base);
   return result;
 }
 
+const WORD_CHAR = /^[\p{L}\p{N}]$/u;
+
 /**
  * Calls `visit(hi, lo)` for every word n-gram of `text` (none when it has fewer than `n` words: short records
- * are covered by the exact check).
+ * are covered by the exact check). Words are maximal runs of Unicode letters and digits, lowercased. One pass
+ * over the characters, hashing as it goes (two FNV-1a variants per word, then two rolling hashes over the last
+ * `n` words): no regex on ASCII text and no word strings.
  * @example forEachNgram("a b c d", 3, (hi, lo) => seen.push(hi, lo)); // two 3-grams
  */
 export function forEachNgram(text: string, n: number, visit: (hi: number, lo: number) => void): void {
-  const words = text.toLowerCase().match(WORD);
-  if (!words || words.length < n) return;
-  const a = new Uint32Array(words.length);
-  const b = new Uint32Array(words.length);
-  for (let i = 0; i < words.length; i++) [a[i], b[i]] = wordHashes(words[i]!);
+  const ringA = new Int32Array(n);
+  const ringB = new Int32Array(n);
   const topA = power(BASE_A, n - 1);
   const topB = power(BASE_B, n - 1);
+  let words = 0;
   let ha = 0;
   let hb = 0;
-  for (let i = 0; i < words.length; i++) {
-    if (i >= n) {
-      ha = (ha - Math.imul(a[i - n]!, topA)) | 0;
-      hb = (hb - Math.imul(b[i - n]!, topB)) | 0;
+  const length = text.length;
+  let i = 0;
+  while (i < length) {
+    let a = 0x811c9dc5 | 0;
+    let b = 0x9747b28c | 0;
+    let letters = 0;
+    while (i < length) {
+      let c = text.charCodeAt(i);
+      if (c < 128) {
+        if (c >= 65 && c <= 90) c |= 0x20;
+        else if (!((c >= 97 && c <= 122) || (c >= 48 && c <= 57))) break;
+        a = Math.imul(a ^ c, 0x01000193);
+        b = Math.imul(b ^ c, 0x01000193) ^ (b >>> 15);
+        i++;
+      } else {
+        const char = String.fromCodePoint(text.codePointAt(i)!);
+        if (!WORD_CHAR.test(char)) break;
+        const lower = char.toLowerCase();
+        for (let k = 0; k < lower.length; k++) {
+          const unit = lower.charCodeAt(k);
+          a = Math.imul(a ^ unit, 0x01000193);
+          b = Math.imul(b ^ unit, 0x01000193) ^ (b >>> 15);
+        }
+        i += char.length;
+      }
+      letters++;
     }
-    ha = (Math.imul(ha, BASE_A) + a[i]!) | 0;
-    hb = (Math.imul(hb, BASE_B) + b[i]!) | 0;
-    if (i >= n - 1) visit(mix(ha), mix(hb ^ 0x27d4eb2f));
+    if (letters === 0) {
+      i++;
+      continue;
+    }
+    const slot = words % n;
+    if (words >= n) {
+      ha = (ha - Math.imul(ringA[slot]!, topA)) | 0;
+      hb = (hb - Math.imul(ringB[slot]!, topB)) | 0;
+    }
+    ringA[slot] = a;
+    ringB[slot] = b;
+    ha = (Math.imul(ha, BASE_A) + a) | 0;
+    hb = (Math.imul(hb, BASE_B) + b) | 0;
+    words++;
+    if (words >= n) visit(mix(ha), mix(hb ^ 0x27d4eb2f));
   }
 }
 
 /**
  * An open-addressing table from 64-bit n-gram hashes to the documents (held-out records) that contain them, in
- * typed arrays: 12 bytes per slot at ≤ 50% load plus 8 bytes per posting, instead of ~80 bytes per Map entry.
+ * one interleaved typed array (key high, key low, posting head, spare: 16 bytes per slot at ≤ 50% load) plus
+ * 8 bytes per posting, instead of ~80 bytes per Map entry. Interleaving keeps a probe to one cache line: most
+ * lookups are misses (training n-grams that no held-out record has), and they dominate the check's cost.
  * `take` hands each n-gram's documents out once and then forgets them, so a boilerplate n-gram that occurs in
  * many training records costs its postings once.
  * @example const index = new NgramIndex(); index.add(hi, lo, 0); index.take(hi, lo, (doc) => leaked.add(doc));
  */
 export class NgramIndex {
-  private hi: Uint32Array;
-  private lo: Uint32Array;
-  private head: Int32Array;
+  private table: Int32Array;
   private postDoc = new Int32Array(1024);
   private postNext = new Int32Array(1024);
   private posts = 0;
   private used = 0;
   private mask: number;
+  /** One bit per 16 keys' worth of space, built at the first `take`: rules out most misses from L2 cache. */
+  private filter: Int32Array | undefined;
+  private filterMask = 0;
 
   constructor(capacity = 1024) {
     let size = 1024;
     while (size < capacity * 2) size *= 2;
-    this.hi = new Uint32Array(size);
-    this.lo = new Uint32Array(size);
-    this.head = new Int32Array(size).fill(EMPTY);
+    this.table = newTable(size);
     this.mask = size - 1;
   }
 
@@ -101,61 +125,86 @@ export class NgramIndex {
     return this.used;
   }
 
+  /** The table offset of (hi, lo)'s slot, or of the empty slot where it would go. */
   private slot(hi: number, lo: number): number {
+    const table = this.table;
     let i = (lo ^ Math.imul(hi, 0x9e3779b1)) & this.mask;
-    while (this.head[i] !== EMPTY && (this.hi[i] !== hi || this.lo[i] !== lo)) i = (i + 1) & this.mask;
-    return i;
+    while (true) {
+      const at = i << 2;
+      const head = table[at + 2]!;
+      if (head === EMPTY || (table[at] === (hi | 0) && table[at + 1] === (lo | 0))) return at;
+      i = (i + 1) & this.mask;
+    }
   }
 
   /** Records that document `doc` contains the n-gram (hi, lo). Adding a document's n-grams together dedupes them. */
   add(hi: number, lo: number, doc: number): void {
-    if ((this.used + 1) * 2 > this.head.length) this.grow();
-    const i = this.slot(hi, lo);
-    const first = this.head[i]!;
+    if ((this.used + 1) * 2 > this.mask + 1) this.grow();
+    const at = this.slot(hi, lo);
+    const first = this.table[at + 2]!;
     if (first === EMPTY) {
-      this.hi[i] = hi;
-      this.lo[i] = lo;
+      this.table[at] = hi;
+      this.table[at + 1] = lo;
       this.used++;
-    } else if (first >= 0 && this.postDoc[first] === doc) {
-      return;
-    } else if (first === TAKEN) {
+      if (this.filter) this.mark(hi);
+    } else if (first === TAKEN || this.postDoc[first] === doc) {
       return;
     }
     if (this.posts === this.postDoc.length) {
-      const doc2 = new Int32Array(this.posts * 2);
-      const next2 = new Int32Array(this.posts * 2);
-      doc2.set(this.postDoc);
-      next2.set(this.postNext);
-      this.postDoc = doc2;
-      this.postNext = next2;
+      const docs = new Int32Array(this.posts * 2);
+      const next = new Int32Array(this.posts * 2);
+      docs.set(this.postDoc);
+      next.set(this.postNext);
+      this.postDoc = docs;
+      this.postNext = next;
     }
     this.postDoc[this.posts] = doc;
     this.postNext[this.posts] = first === EMPTY ? -1 : first;
-    this.head[i] = this.posts++;
+    this.table[at + 2] = this.posts++;
   }
 
   /** Calls `visit` for each document holding (hi, lo) the first time that n-gram is asked for; later calls see none. */
   take(hi: number, lo: number, visit: (doc: number) => void): void {
-    const i = this.slot(hi, lo);
-    let p = this.head[i]!;
+    if (!this.filter) this.buildFilter();
+    const bit = hi & this.filterMask;
+    if ((this.filter![bit >>> 5]! & (1 << (bit & 31))) === 0) return;
+    const at = this.slot(hi, lo);
+    let p = this.table[at + 2]!;
     if (p < 0) return;
-    this.head[i] = TAKEN;
+    this.table[at + 2] = TAKEN;
     for (; p !== -1; p = this.postNext[p]!) visit(this.postDoc[p]!);
   }
 
+  private mark(hi: number): void {
+    const bit = hi & this.filterMask;
+    this.filter![bit >>> 5]! |= 1 << (bit & 31);
+  }
+
+  private buildFilter(): void {
+    let bits = 1 << 15;
+    while (bits < this.used * 16) bits *= 2;
+    this.filter = new Int32Array(bits >>> 5);
+    this.filterMask = bits - 1;
+    for (let at = 0; at < this.table.length; at += 4) if (this.table[at + 2] !== EMPTY) this.mark(this.table[at]!);
+  }
+
   private grow(): void {
-    const { hi, lo, head } = this;
-    const size = head.length * 2;
-    this.hi = new Uint32Array(size);
-    this.lo = new Uint32Array(size);
-    this.head = new Int32Array(size).fill(EMPTY);
+    const old = this.table;
+    const size = (this.mask + 1) * 2;
+    this.table = newTable(size);
     this.mask = size - 1;
-    for (let i = 0; i < head.length; i++) {
-      if (head[i] === EMPTY) continue;
-      const j = this.slot(hi[i]!, lo[i]!);
-      this.hi[j] = hi[i]!;
-      this.lo[j] = lo[i]!;
-      this.head[j] = head[i]!;
+    for (let at = 0; at < old.length; at += 4) {
+      if (old[at + 2] === EMPTY) continue;
+      const to = this.slot(old[at]!, old[at + 1]!);
+      this.table[to] = old[at]!;
+      this.table[to + 1] = old[at + 1]!;
+      this.table[to + 2] = old[at + 2]!;
     }
   }
+}
+
+function newTable(slots: number): Int32Array {
+  const table = new Int32Array(slots * 4);
+  for (let at = 2; at < table.length; at += 4) table[at] = EMPTY;
+  return table;
 }

@@ -1,6 +1,6 @@
 import { runStage } from "@curate/core/testing";
 import { describe, expect, it } from "vitest";
-import { contentHash, unitPosition } from "./hash.js";
+import { contentHash, normalizeText, unitPosition } from "./hash.js";
 import { forEachNgram, NgramIndex } from "./ngram.js";
 import { parseFieldPath, valueAt } from "./path.js";
 import { roundTable } from "./rounding.js";
@@ -38,7 +38,9 @@ describe("roundTable", () => {
       const result = roundTable(targets, rows);
       result.forEach((row, s) => {
         expect(row.reduce((a, b) => a + b)).toBe(rows[s]);
-        row.forEach((c, j) => expect(Math.abs(c - targets[s]![j]!)).toBeLessThan(1));
+        row.forEach((c, j) => {
+          expect(Math.abs(c - targets[s]![j]!)).toBeLessThan(1);
+        });
       });
       shares.forEach((_, j) => {
         const got = result.reduce((a, row) => a + row[j]!, 0);
@@ -91,6 +93,12 @@ describe("hashes", () => {
     expect(a).toMatch(/^[0-9a-f]{32}$/);
   });
 
+  it("normalises whitespace runs of every kind and composes Unicode", () => {
+    expect(normalizeText(" a  b\tc \n d\u00a0 e \r\n\r\n f ")).toBe("a b c d e f");
+    expect(normalizeText("single spaces stay")).toBe("single spaces stay");
+    expect(normalizeText("cafe\u0301  au lait")).toBe("caf\u00e9 au lait");
+  });
+
   it("places a unit at a fixed position in [0, 1) for a seed", () => {
     const p = unitPosition("0", "r:abc");
     expect(p).toBe(unitPosition("0", "r:abc"));
@@ -115,6 +123,8 @@ describe("n-grams", () => {
     expect(grams("One, two; THREE!", 3)).toEqual(grams("one two three", 3));
     expect(grams("one two", 3)).toEqual([]);
     expect(grams("one two three", 3)).not.toEqual(grams("three two one", 3));
+    expect(grams("Ébène CAFÉ 東京 Zürich", 4)).toEqual(grams("ébène café—東京 ZÜRICH", 4));
+    expect(grams("x1 y2 z3", 3)).toHaveLength(1);
   });
 
   it("hands each n-gram's documents out once, and grows past its initial size", () => {

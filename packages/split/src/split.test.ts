@@ -173,11 +173,22 @@ describe("split", () => {
       }
       expect(byCluster.size).toBe(20);
       for (const set of byCluster.values()) expect(set.size).toBe(1);
-      if (groupBy) {
-        for (const set of byGroup.values()) expect(set.size).toBe(1);
-        expect(report.joinedByClusters).toBe(20);
-      }
+      expect(report.joinedByClusters).toBe(20);
+      if (groupBy) for (const set of byGroup.values()) expect(set.size).toBe(1);
     }
+  });
+
+  it("ignores cluster names and clusters of one (dedup's flag mode gives every record its own)", async () => {
+    const records = makeRecords(300);
+    const plain = await splitOf(records, { ratios: "train=0.5,test=0.5", seed: 6 });
+    const flagged: Envelope[] = records.map((data, i) => ({
+      data,
+      source: { file: "a.jsonl", line: i + 1 },
+      meta: { cluster: `a.jsonl:${i + 1}` },
+    }));
+    const tagged = await splitOf(flagged, { ratios: "train=0.5,test=0.5", seed: 6 });
+    expect(tagged.byId).toEqual(plain.byId);
+    expect(tagged.report.joinedByClusters).toBe(0);
   });
 
   it("gives exact absolute sizes, taking held-out splits in the order given", async () => {
@@ -232,6 +243,13 @@ describe("split", () => {
     expect(test.exact).toBeGreaterThan(0);
     expect(test.ngram).toBeGreaterThan(test.exact);
     expect(test.examples.length).toBeGreaterThan(0);
+    // One example per held-out record, and an exact copy is reported as such even when an n-gram came first.
+    const heldOutLines = test.examples.map((e) => e.heldOut.line);
+    expect(new Set(heldOutLines).size).toBe(heldOutLines.length);
+    for (const e of test.examples) {
+      const record = records[e.heldOut.line - 1]!;
+      expect(e.kind).toBe(record.instruction === "What is the capital of France?" ? "exact" : "ngram");
+    }
     expect(test.examples[0]).toMatchObject({ heldOut: { file: "inline.jsonl" }, train: { file: "inline.jsonl" } });
 
     // By content (the default key), exact copies always land together: zero exact leakage.
@@ -294,6 +312,31 @@ describe("split", () => {
     expect(() => split({ sizes: { test: 1.5 } })).toThrow(/whole number/);
     expect(() => split({ stratifyBy: "a..b" })).toThrow(/--stratify-by "a..b" is not a field path/);
     expect(split({ ratios: "train=90,test=10" }).splits).toEqual(["train", "test"]);
+  });
+
+  it("runs ratio mode on shards with the same assignment, and refuses ranking modes there", async () => {
+    const records = makeRecords(40);
+    const items = records.map((data, i) => ({ data, source: { file: "s.jsonl", line: i + 1 } }));
+    const ctx = (index: number) => ({
+      stage: "split",
+      shard: { index, count: 2 },
+      reject() {},
+      duplicate() {},
+      warn() {},
+    });
+    async function* from<T>(values: T[]) {
+      yield* values;
+    }
+    const whole = (await splitOf(records, { ratios: "train=0.5,test=0.5" })).byId;
+    const sharded = new Map<string, string>();
+    for (const [index, part] of [items.slice(0, 20), items.slice(20)].entries()) {
+      for await (const e of split({ ratios: "train=0.5,test=0.5" })(from(part), ctx(index))) {
+        sharded.set((e.data as { id: string }).id, String(e.meta?.split));
+      }
+    }
+    expect(sharded).toEqual(whole);
+    const stratified = split({ stratifyBy: "category" })(from(items), ctx(0));
+    await expect(stratified[Symbol.asyncIterator]().next()).rejects.toThrow(/cannot run sharded/);
   });
 
   it("fails clearly when held-out sizes exceed the records", async () => {

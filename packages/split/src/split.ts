@@ -1,6 +1,6 @@
 import { CurateError, type Envelope, type Source, type Stage, type StageContext, UsageError } from "@curate/core";
 import { trainingText } from "@curate/formats";
-import { contentHash, normalizeText, stableJson, unitPosition } from "./hash.js";
+import { contentHash, contentHashOf, normalizeText, stableJson, unitPosition } from "./hash.js";
 import { forEachNgram, NgramIndex } from "./ngram.js";
 import { type FieldPath, parseFieldPath, valueAt } from "./path.js";
 import { roundTable } from "./rounding.js";
@@ -104,7 +104,7 @@ export interface SplitReport {
   readonly splits: readonly SplitSummary[];
   /** Records whose key, stratum or group field was missing (they fell back to the content hash / own stratum). */
   readonly missing: { readonly key: number; readonly stratum: number; readonly group: number };
-  /** Units joined because records of different groups shared a near-duplicate cluster. */
+  /** Units (records, copies or groups) folded into another because they shared a near-duplicate cluster. */
   readonly joinedByClusters: number;
   /** Per stratum (first 1,000 by value), when stratified. */
   readonly strata?: readonly StratumSummary[];
@@ -161,21 +161,30 @@ function label(value: unknown): string {
  * Assigns every record to a split, deterministically from a hash of (seed, key), and yields it with
  * `meta.split` set. Nothing is rejected or dropped: every record comes out with a split.
  *
+ * A unit is what is placed whole: a record, all records with the same key (by default: exact copies of one
+ * text), or a group (`groupBy`); units whose records share a near-duplicate cluster (`meta.cluster`) are joined
+ * and take the smallest member's position (cluster names and clusters of one change nothing).
+ *
  * - Ratio mode: a unit's split is decided by its position alone, so adding records never moves an existing one
  *   (append-stable); each split's size is its ratio up to sampling noise (binomial, ±2√(n·p·(1−p))).
- * - Stratified (`stratifyBy`): within each stratum, units are ranked by position and cut so that every stratum's
- *   split counts are its targets rounded down or up (within one record), with split totals rounded consistently.
+ * - Stratified (`stratifyBy`): per stratum, targets are rounded consistently (every cell its target rounded down
+ *   or up, split totals too); each held-out split then takes the stratum's units by position, skipping a unit
+ *   that would overflow it, and the training split takes the rest. With single-record units every stratum is
+ *   within one record of its target; multi-record units are absorbed by smaller ones where any exist.
  *   Appending can move old units that sit next to a cut; typically O(√new) per cut and stratum.
- * - Size mode (`sizes`): held-out splits take the units with the smallest positions, in the order given, up to
- *   their exact size; the training split gets the rest. Appending never moves an old training record into a
- *   held-out split; it can push at most as many old held-out records out (towards later splits) as it adds.
- * - Groups (`groupBy`) and near-duplicate clusters (`meta.cluster`) are units: placed whole, never split.
+ * - Size mode (`sizes`): the same, with one stratum (or the strata) and exact held-out sizes, filled in the
+ *   order given; the training split gets the rest. With single-record units, appending never moves an old
+ *   training record into a held-out split and moves held-out records only later in that order (test →
+ *   validation → train), at most as many as were added; a multi-record unit near a cut can move either way.
  *
- * The split a record gets does not depend on input order (positions are hashes, ties are whole units); the
- * order of records within each split follows the input. Two passes: records spill to a temp file while compact
- * arrays (13–17 bytes per record) hold positions and strata.
+ * The split a record gets does not depend on input order (positions are hashes, ties are whole units, strata
+ * are ordered by value); the order of records within each split follows the input. Two passes: records spill
+ * to a temp file (past `memoryBytes`) while typed arrays hold 9 bytes per record (position, split), +4 with
+ * strata, +4 when ranking is needed (stratified or size mode), +16 per record with a cluster; the leakage check
+ * indexes held-out records only.
  * @example
- * await pipeline([readJsonl("data.jsonl"), split({ ratios: "train=0.9,test=0.1", seed: 7, groupBy: "conversation_id" })]);
+ * await pipeline([readInputs(["data.jsonl"]), split({ ratios: "train=0.9,test=0.1", seed: 7, groupBy: "conversation_id" })])
+ *   .run({ out: "out" });
  */
 export function split(options: SplitOptions = {}): SplitStage {
   if (options.ratios !== undefined && options.sizes !== undefined) {
@@ -268,6 +277,13 @@ async function* runSplit(
   ctx: StageContext,
 ): AsyncGenerator<Envelope, SplitReport> {
   const { targets, seed, keyPath, stratumPath, groupPath } = settings;
+  // Ratio mode needs no state across records (a unit's split is its position's), so shards agree by
+  // construction; ranking needs every record, so the other modes refuse to run on one shard of many.
+  if (ctx.shard && ctx.shard.count > 1 && (settings.mode === "size" || stratumPath)) {
+    throw new UsageError(
+      "split: stratified and absolute-size splits rank all records together and cannot run sharded; use ratio mode without --stratify-by on shards",
+    );
+  }
   const spill = new Spill({
     ...(settings.options.tempDir !== undefined ? { dir: settings.options.tempDir } : {}),
     ...(settings.options.memoryBytes !== undefined ? { memoryBytes: settings.options.memoryBytes } : {}),
@@ -276,8 +292,10 @@ async function* runSplit(
   const strata = stratumPath ? new Int32Column() : undefined;
   const strataIds = new Map<string, number>();
   const strataLabels: (string | null)[] = [];
-  // (group position, cluster position) pairs: records whose group and near-duplicate cluster must be joined.
-  const joins: number[] = [];
+  // Per record with a near-duplicate cluster: the cluster's hash and the record's own unit position. Typed
+  // arrays (16 bytes per clustered record), because dedup's flag mode gives every record a cluster of its own.
+  const clusterHashes = new Float64Column();
+  const clusterOwners = new Float64Column();
   const missing = { key: 0, stratum: 0, group: 0 };
   const keyName = settings.options.key ?? "content";
 
@@ -309,12 +327,12 @@ async function* runSplit(
           );
         } else groupKey = `g:${stableJson(value)}`;
       }
-      let position: number;
-      if (groupKey !== undefined) {
-        position = unitPosition(seed, groupKey);
-        if (clusterKey !== undefined) joins.push(position, unitPosition(seed, clusterKey));
-      } else {
-        position = unitPosition(seed, clusterKey ?? recordKey);
+      // A cluster never gives a position of its own (its id names the kept record's file and line, which
+      // depend on input order and file names): it only joins the units of its members.
+      const position = unitPosition(seed, groupKey ?? recordKey);
+      if (clusterKey !== undefined) {
+        clusterHashes.push(unitPosition("", clusterKey));
+        clusterOwners.push(position);
       }
       positions.push(position);
 
@@ -346,7 +364,14 @@ async function* runSplit(
 
     const n = spill.count;
     const pos = positions.values.subarray(0, n);
-    const joinedByClusters = joins.length > 0 ? joinUnits(pos, joins) : 0;
+    const joinedByClusters =
+      clusterHashes.length > 0
+        ? joinClusters(
+            pos,
+            clusterHashes.values.subarray(0, clusterHashes.length),
+            clusterOwners.values.subarray(0, clusterOwners.length),
+          )
+        : 0;
 
     // Strata are numbered by value, not by first appearance, so that input order cannot matter.
     let stratumOf: Int32Array | undefined;
@@ -391,7 +416,8 @@ async function* runSplit(
       if (settings.leakage) leakageReport = emptyLeakage(settings, targets, trainIndex, perSplit);
     }
 
-    const bytesPerRecord = 8 + 1 + (strata ? 4 : 0) + (assignment.sorted ? 4 : 0);
+    const perRecord = 8 + 1 + (strata ? 4 : 0) + (assignment.sorted ? 4 : 0);
+    const bytesPerRecord = n === 0 ? perRecord : Math.round((perRecord + (16 * clusterHashes.length) / n) * 10) / 10;
     return {
       mode: settings.mode,
       seed,
@@ -442,11 +468,15 @@ function compareLabels(a: string | null, b: string | null): number {
 }
 
 /**
- * Joins groups that share a near-duplicate cluster (union–find over unit positions): every record of a joined
- * component takes the component's smallest position, which is independent of input order. Returns how many
- * groups were folded into another group's split.
+ * Joins the units of each near-duplicate cluster (union–find over unit positions): every record of a joined
+ * component takes the component's smallest unit position, so the result depends on which records share a
+ * cluster, never on the cluster's name or on input order, and a cluster of one changes nothing. Returns how
+ * many units were folded into another.
  */
-function joinUnits(pos: Float64Array, joins: readonly number[]): number {
+function joinClusters(pos: Float64Array, clusters: Float64Array, owners: Float64Array): number {
+  const order = new Uint32Array(clusters.length);
+  for (let i = 0; i < order.length; i++) order[i] = i;
+  order.sort((a, b) => clusters[a]! - clusters[b]! || owners[a]! - owners[b]!);
   const parent = new Map<number, number>();
   const find = (x: number): number => {
     let root = x;
@@ -459,25 +489,24 @@ function joinUnits(pos: Float64Array, joins: readonly number[]): number {
     }
     return root;
   };
-  for (const p of joins) if (!parent.has(p)) parent.set(p, p);
-  for (let i = 0; i < joins.length; i += 2) {
-    const a = find(joins[i]!);
-    const b = find(joins[i + 1]!);
+  for (let r = 1; r < order.length; r++) {
+    const i = order[r]!;
+    const previous = order[r - 1]!;
+    if (clusters[i] !== clusters[previous] || owners[i] === owners[previous]) continue;
+    for (const p of [owners[i]!, owners[previous]!]) if (!parent.has(p)) parent.set(p, p);
+    const a = find(owners[i]!);
+    const b = find(owners[previous]!);
     // The smaller position becomes the root, so a component's root is its smallest member's position.
     if (a < b) parent.set(b, a);
     else if (b < a) parent.set(a, b);
   }
-  const groups = new Set<number>();
-  const components = new Set<number>();
-  for (let i = 0; i < joins.length; i += 2) {
-    groups.add(joins[i]!);
-    components.add(find(joins[i]!));
-  }
-  const joined = groups.size - components.size;
+  if (parent.size === 0) return 0;
+  const roots = new Set<number>();
+  for (const p of parent.keys()) roots.add(find(p));
   for (let i = 0; i < pos.length; i++) {
     if (parent.has(pos[i]!)) pos[i] = find(pos[i]!);
   }
-  return joined;
+  return parent.size - roots.size;
 }
 
 interface Assignment {
@@ -656,7 +685,8 @@ class LeakageCheck {
   private readonly heldSource: Source[] = [];
   private readonly exact: Uint8Array;
   private readonly overlap: Uint8Array;
-  private readonly examples: LeakExample[][] = [];
+  /** Per held-out split: up to `maxExamples` examples, one per held-out record (an exact copy wins over an n-gram). */
+  private readonly examples: { doc: number; example: LeakExample }[][] = [];
   private count = 0;
 
   constructor(
@@ -674,15 +704,17 @@ class LeakageCheck {
     const doc = this.count++;
     this.heldSplit[doc] = split;
     this.heldSource.push(item.source);
-    const hash = contentHash(item.data);
+    const text = normalizeText(trainingText(item.data));
+    const hash = contentHashOf(item.data, text);
     const docs = this.exactIndex.get(hash);
     if (docs) docs.push(doc);
     else this.exactIndex.set(hash, [doc]);
-    forEachNgram(normalizeText(trainingText(item.data)), this.n, (hi, lo) => this.ngrams.add(hi, lo, doc));
+    forEachNgram(text, this.n, (hi, lo) => this.ngrams.add(hi, lo, doc));
   }
 
   checkTrain(item: Envelope): void {
-    const docs = this.exactIndex.get(contentHash(item.data));
+    const text = normalizeText(trainingText(item.data));
+    const docs = this.exactIndex.get(contentHashOf(item.data, text));
     if (docs) {
       for (const doc of docs) {
         if (this.exact[doc]) continue;
@@ -690,20 +722,24 @@ class LeakageCheck {
         this.note(doc, "exact", item.source);
       }
     }
-    forEachNgram(normalizeText(trainingText(item.data)), this.n, (hi, lo) =>
-      this.ngrams.take(hi, lo, (doc) => {
-        if (this.overlap[doc]) return;
-        this.overlap[doc] = 1;
-        if (!this.exact[doc]) this.note(doc, "ngram", item.source);
-      }),
-    );
+    // Two closures per record, not per n-gram: the lookups run ~100 times per record.
+    const onDoc = (doc: number) => {
+      if (this.overlap[doc]) return;
+      this.overlap[doc] = 1;
+      if (!this.exact[doc]) this.note(doc, "ngram", item.source);
+    };
+    const ngrams = this.ngrams;
+    forEachNgram(text, this.n, (hi, lo) => ngrams.take(hi, lo, onDoc));
   }
 
   private note(doc: number, kind: LeakExample["kind"], train: Source): void {
     const split = this.heldSplit[doc]!;
     const list = this.examples[split] ?? [];
     this.examples[split] = list;
-    if (list.length < this.maxExamples) list.push({ kind, heldOut: this.heldSource[doc]!, train });
+    const example = { kind, heldOut: this.heldSource[doc]!, train };
+    const known = list.find((e) => e.doc === doc);
+    if (known) known.example = example;
+    else if (list.length < this.maxExamples) list.push({ doc, example });
   }
 
   report(targets: readonly SplitTarget[], trainIndex: number, perSplit: readonly number[]): LeakageReport {
@@ -718,7 +754,12 @@ class LeakageCheck {
         if (this.exact[doc]) exact++;
         if (this.overlap[doc] || this.exact[doc]) ngram++;
       }
-      splits[t.name] = { records: perSplit[j]!, exact, ngram, examples: this.examples[j] ?? [] };
+      splits[t.name] = {
+        records: perSplit[j]!,
+        exact,
+        ngram,
+        examples: (this.examples[j] ?? []).map((e) => e.example),
+      };
     });
     return { ngram: this.n, train: targets[trainIndex]!.name, splits };
   }

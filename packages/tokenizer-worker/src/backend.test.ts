@@ -28,7 +28,9 @@ describe("OpenAI accounting (gpt-4o-mini, o200k_base)", async () => {
     //   user:      3 + "user"(1) + "Hello|!"(2) + "alice"(1) + 1 for the name = 8
     //   assistant: 3 + "assistant"(1) + "Hi| there|."(3)                   = 7
     //   reply priming                                                       = 3   → 28
-    expect([n("system"), n("You are a helpful assistant."), n("user"), n("Hello!"), n("alice")]).toEqual([1, 6, 1, 2, 1]);
+    expect([n("system"), n("You are a helpful assistant."), n("user"), n("Hello!"), n("alice")]).toEqual([
+      1, 6, 1, 2, 1,
+    ]);
     expect([n("assistant"), n("Hi there.")]).toEqual([1, 3]);
     const [result] = backend.countChats([chat]);
     expect(result).toEqual({ total: 28, trainable: 3, exact: false });
@@ -53,12 +55,21 @@ describe("OpenAI accounting (gpt-4o-mini, o200k_base)", async () => {
     ];
     const messages = [
       { role: "user", content: "Weather in Paris?" },
-      { role: "assistant", content: null, tool_calls: [{ id: "1", type: "function", function: { name: "get_weather", arguments: '{"city":"Paris"}' } }] },
+      {
+        role: "assistant",
+        content: null,
+        tool_calls: [{ id: "1", type: "function", function: { name: "get_weather", arguments: '{"city":"Paris"}' } }],
+      },
     ];
     const base = counted(backend.countChats([{ messages }])[0]);
     const withTools = counted(backend.countChats([{ messages, tools }])[0]);
     const toolTokens =
-      7 + n("get_weather:Get the weather") + 3 + (3 + n("city:string:City name")) + (3 - 3 + 3 + n("c") + 3 + n("f") + n("unit:string:Unit")) + 12;
+      7 +
+      n("get_weather:Get the weather") +
+      3 +
+      (3 + n("city:string:City name")) +
+      (3 - 3 + 3 + n("c") + 3 + n("f") + n("unit:string:Unit")) +
+      12;
     expect(withTools.total - base.total).toBe(toolTokens);
     const call = n("get_weather") + n('{"city":"Paris"}') + 3;
     expect(base.total).toBe(3 + n("user") + n("Weather in Paris?") + 3 + n("assistant") + call + 3);
@@ -68,10 +79,24 @@ describe("OpenAI accounting (gpt-4o-mini, o200k_base)", async () => {
   it("never crashes on odd shapes, and skips weight-0 assistant messages from trainable", () => {
     const odd = [
       { messages: [] },
-      { messages: [{ role: "user", content: [{ type: "text", text: "part one " }, { type: "image_url", image_url: {} }, "two"] }] },
-      { messages: [{ role: "assistant", content: "kept", weight: 1 }, { role: "assistant", content: "skipped", weight: 0 }] },
-      { messages: [{ role: "assistant", tool_calls: "not a list", function_call: { name: "f", arguments: { a: 1 } } }] },
-      { messages: [{ role: "user", content: 42 }], tools: [null, "x", { function: { parameters: { properties: { p: null } } } }] },
+      {
+        messages: [
+          { role: "user", content: [{ type: "text", text: "part one " }, { type: "image_url", image_url: {} }, "two"] },
+        ],
+      },
+      {
+        messages: [
+          { role: "assistant", content: "kept", weight: 1 },
+          { role: "assistant", content: "skipped", weight: 0 },
+        ],
+      },
+      {
+        messages: [{ role: "assistant", tool_calls: "not a list", function_call: { name: "f", arguments: { a: 1 } } }],
+      },
+      {
+        messages: [{ role: "user", content: 42 }],
+        tools: [null, "x", { function: { parameters: { properties: { p: null } } } }],
+      },
     ] as unknown as ChatInput[];
     const results = backend.countChats(odd).map(counted);
     expect(results[0]!.total).toBe(3);
@@ -102,7 +127,12 @@ describe("chat templates (llama3, qwen3)", async () => {
   const count = (backend: typeof llama, text: string) => backend.count([text])[0]!;
 
   it("renders Llama 3's template and counts the assistant turn up to <|eot_id|>", () => {
-    const chat = { messages: [{ role: "user", content: "What is 2+2?" }, { role: "assistant", content: "4." }] };
+    const chat = {
+      messages: [
+        { role: "user", content: "What is 2+2?" },
+        { role: "assistant", content: "4." },
+      ],
+    };
     const rendered =
       "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nWhat is 2+2?<|eot_id|>" +
       "<|start_header_id|>assistant<|end_header_id|>\n\n4.<|eot_id|>" +
@@ -136,8 +166,13 @@ describe("chat templates (llama3, qwen3)", async () => {
   });
 
   it("renders tool definitions with the template and reports template errors instead of throwing", () => {
-    const tools = [{ type: "function", function: { name: "f", description: "d", parameters: { type: "object", properties: {} } } }];
-    const messages = [{ role: "user", content: "hi" }, { role: "assistant", content: "yo" }];
+    const tools = [
+      { type: "function", function: { name: "f", description: "d", parameters: { type: "object", properties: {} } } },
+    ];
+    const messages = [
+      { role: "user", content: "hi" },
+      { role: "assistant", content: "yo" },
+    ];
     const plain = counted(qwen.countChats([{ messages }])[0]);
     const withTools = counted(qwen.countChats([{ messages, tools }])[0]);
     expect(withTools.total).toBeGreaterThan(plain.total + 50);

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { ChatTemplate, compileTemplate, templateSources, tokenString } from "./chat-template.js";
 import { type AddedToken, HfEngine, unsupportedReason } from "./engine/hf-engine.js";
 import { tiktokenEngine } from "./engine/tiktoken-data.js";
+import { fastRendererFor } from "./fast-templates.js";
 import { contentText, openAiChatCount } from "./openai.js";
 import type { ChatCount, ChatInput, OpenAiEncoding, TokenizerInfo, TokenizerSpec } from "./types.js";
 
@@ -101,9 +102,12 @@ async function importOrExplain<T>(name: string, load: () => Promise<unknown>): P
   try {
     return (await load()) as T;
   } catch (cause) {
-    const error = new Error(`the tokenizer library "${name}" could not be loaded; install it with: npm install ${name}`, {
-      cause,
-    });
+    const error = new Error(
+      `the tokenizer library "${name}" could not be loaded; install it with: npm install ${name}`,
+      {
+        cause,
+      },
+    );
     error.name = "MissingDependency";
     throw error;
   }
@@ -127,7 +131,9 @@ function postProcessorSpecials(processor: unknown): number {
 }
 
 /** Finds special tokens (`special: true` added tokens) in rendered text, to locate where a chat turn ends. */
-function specialFinder(added: readonly AddedToken[]): (text: string, from: number) => readonly [number, number] | undefined {
+function specialFinder(
+  added: readonly AddedToken[],
+): (text: string, from: number) => readonly [number, number] | undefined {
   const specials = added.filter((t) => t.special && t.content !== "").map((t) => t.content);
   const firstChars = [...new Set(specials.map((s) => s[0]!))];
   return (text, from) => {
@@ -193,6 +199,7 @@ async function loadHuggingFace(
       sources.tools === undefined ? undefined : compileTemplate(jinja, sources.tools),
       config,
       specialFinder(added),
+      engine === "fast" ? fastRendererFor(sources.default) : undefined,
     );
   }
   const eosToken = tokenString(config.eos_token);

@@ -1,3 +1,4 @@
+import type { FastRenderer } from "./fast-templates.js";
 import { contentText } from "./openai.js";
 import type { ChatCount, ChatInput, ChatMessage } from "./types.js";
 
@@ -141,6 +142,8 @@ export class ChatTemplate {
     config: Config,
     /** `[start, end)` of the first special token in `text` at or after `from`, if any. */
     private readonly firstSpecial: (text: string, from: number) => readonly [number, number] | undefined,
+    /** A hand-written equivalent of `template` (see fast-templates.ts), tried first. */
+    private readonly fast?: FastRenderer,
   ) {
     const base: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(config)) {
@@ -156,10 +159,15 @@ export class ChatTemplate {
   /** The conversation as the template renders it. */
   render(chat: ChatInput, messages: readonly ChatMessage[], addGenerationPrompt: boolean): string {
     const tools = chat.tools !== undefined && chat.tools.length > 0 ? chat.tools : undefined;
+    const forJinja = messages.map(forTemplate);
+    if (this.fast !== undefined && tools === undefined) {
+      const text = this.fast(forJinja, { addGenerationPrompt, vars: this.base });
+      if (text !== undefined) return text;
+    }
     const template = tools !== undefined && this.toolsTemplate !== undefined ? this.toolsTemplate : this.template;
     return template({
       ...this.base,
-      messages: messages.map(forTemplate),
+      messages: forJinja,
       ...(tools === undefined ? {} : { tools }),
       add_generation_prompt: addGenerationPrompt,
     });

@@ -85,7 +85,8 @@ export function toolCalls(message: ChatMessage): [string, string][] {
       calls.push([str(fn.name), str(fn.arguments)]);
     }
   }
-  if (isRecord(message.function_call)) calls.push([str(message.function_call.name), str(message.function_call.arguments)]);
+  if (isRecord(message.function_call))
+    calls.push([str(message.function_call.name), str(message.function_call.arguments)]);
   return calls;
 }
 

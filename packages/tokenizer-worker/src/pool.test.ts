@@ -27,23 +27,26 @@ describe("TokenizerPool", () => {
     expect(twoWorkers.threads).toBe(2);
   });
 
-  it.each(["o200k_base", "qwen3"])("gives identical results in-process, on 1 worker and on 2 workers (%s)", async (name) => {
-    const spec = resolveTokenizer(name);
-    const results = await Promise.all(
-      [inProcess, oneWorker, twoWorkers].map(async (pool) => {
-        const tokenizer = pool.tokenizer(spec);
-        const info = await tokenizer.info();
-        const counts = Array.from(await tokenizer.count(texts));
-        const ids = (await tokenizer.encode(texts)).map((a) => Array.from(a));
-        const chatCounts = await tokenizer.countChats(chats);
-        return { info, counts, ids, chatCounts };
-      }),
-    );
-    expect(results[0]!.counts.length).toBe(texts.length);
-    expect(results[0]!.counts).toEqual(results[0]!.ids.map((a) => a.length));
-    expect(results[1]).toEqual(results[0]);
-    expect(results[2]).toEqual(results[0]);
-  });
+  it.each(["o200k_base", "qwen3"])(
+    "gives identical results in-process, on 1 worker and on 2 workers (%s)",
+    async (name) => {
+      const spec = resolveTokenizer(name);
+      const results = await Promise.all(
+        [inProcess, oneWorker, twoWorkers].map(async (pool) => {
+          const tokenizer = pool.tokenizer(spec);
+          const info = await tokenizer.info();
+          const counts = Array.from(await tokenizer.count(texts));
+          const ids = (await tokenizer.encode(texts)).map((a) => Array.from(a));
+          const chatCounts = await tokenizer.countChats(chats);
+          return { info, counts, ids, chatCounts };
+        }),
+      );
+      expect(results[0]!.counts.length).toBe(texts.length);
+      expect(results[0]!.counts).toEqual(results[0]!.ids.map((a) => a.length));
+      expect(results[1]).toEqual(results[0]);
+      expect(results[2]).toEqual(results[0]);
+    },
+  );
 
   it("keeps batch order when many batches are in flight at once", async () => {
     const tokenizer = twoWorkers.tokenizer(resolveTokenizer("cl100k_base"));

@@ -218,7 +218,9 @@ class PooledTokenizer implements Tokenizer {
     this.infoPromise ??= (async () => {
       const ways = this.pool.inProcess ? 1 : this.pool.threads;
       const infos = await Promise.all(
-        Array.from({ length: ways }, (_, i) => this.pool.run(this.spec, "info", undefined, this.pool.inProcess ? undefined : i)),
+        Array.from({ length: ways }, (_, i) =>
+          this.pool.run(this.spec, "info", undefined, this.pool.inProcess ? undefined : i),
+        ),
       );
       return infos[0] as TokenizerInfo;
     })();
@@ -281,7 +283,11 @@ const shared = new Map<string, TokenizerPool>();
  * @example const tokenizer = sharedPool({ threads: 2 }).tokenizer(resolveTokenizer("llama3"));
  */
 export function sharedPool(options: PoolOptions = {}): TokenizerPool {
-  const key = JSON.stringify([options.threads ?? availableParallelism(), options.workers ?? false, options.cacheEntries]);
+  const key = JSON.stringify([
+    options.threads ?? availableParallelism(),
+    options.workers ?? false,
+    options.cacheEntries,
+  ]);
   let pool = shared.get(key);
   if (pool === undefined) {
     pool = new TokenizerPool(options);

@@ -67,7 +67,11 @@ export async function handle(request: Request): Promise<{ response: Response; tr
   } catch (error) {
     const e = error instanceof Error ? error : new Error(String(error));
     return {
-      response: { id: request.id, ok: false, error: { name: e.name, message: e.message, ...(e.stack ? { stack: e.stack } : {}) } },
+      response: {
+        id: request.id,
+        ok: false,
+        error: { name: e.name, message: e.message, ...(e.stack ? { stack: e.stack } : {}) },
+      },
       transfer: [],
     };
   }

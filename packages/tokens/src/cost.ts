@@ -82,7 +82,10 @@ export function priceFor(model: string): (typeof fineTuningPrices.models)[number
 export function estimateCost(lengths: ArrayLike<number>, options: CostOptions = {}): CostEstimate {
   const row = options.model === undefined ? undefined : priceFor(options.model);
   if (options.price !== undefined && !(Number.isFinite(options.price) && options.price >= 0)) {
-    throw new CurateError("CURATE_INVALID_OPTION", `price must be a number ≥ 0 (USD per 1M tokens), found ${options.price}`);
+    throw new CurateError(
+      "CURATE_INVALID_OPTION",
+      `price must be a number ≥ 0 (USD per 1M tokens), found ${options.price}`,
+    );
   }
   if (options.epochs !== undefined && !(Number.isInteger(options.epochs) && options.epochs >= 1)) {
     throw new CurateError("CURATE_INVALID_OPTION", `epochs must be a whole number ≥ 1, found ${options.epochs}`);

@@ -1,8 +1,3 @@
-export * from "./cost.js";
-export * from "./render.js";
-export * from "./shapes.js";
-export * from "./stage.js";
-export * from "./stats.js";
 // The tokenizer side, for callers that depend on this package only (the CLI).
 export {
   closeSharedPool,
@@ -13,3 +8,8 @@ export {
   type TokenizerInfo,
   type TokenizerSpec,
 } from "@curate/tokenizer-worker";
+export * from "./cost.js";
+export * from "./render.js";
+export * from "./shapes.js";
+export * from "./stage.js";
+export * from "./stats.js";

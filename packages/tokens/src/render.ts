@@ -26,7 +26,9 @@ export function renderStats(
   const lines: string[] = [];
   const { info, cost } = context;
   if (info !== undefined) {
-    lines.push(`tokens: ${info.name}${info.model ? ` (${info.model})` : ""}, ${info.engine} engine; ${accounting(info)}`);
+    lines.push(
+      `tokens: ${info.name}${info.model ? ` (${info.model})` : ""}, ${info.engine} engine; ${accounting(info)}`,
+    );
   }
   const rows: [string, string][] = [
     ["records counted", number(summary.records)],
@@ -36,8 +38,10 @@ export function renderStats(
     ["mean / median", `${number(summary.mean)} / ${number(summary.median)}`],
     ["p5 / p95", `${number(summary.p5)} / ${number(summary.p95)}`],
   ];
-  if (summary.maxTokens !== undefined) rows.push([`over --max-tokens ${number(summary.maxTokens)}`, number(summary.overMax)]);
-  if (summary.minTokens !== undefined) rows.push([`under --min-tokens ${number(summary.minTokens)}`, number(summary.underMin)]);
+  if (summary.maxTokens !== undefined)
+    rows.push([`over --max-tokens ${number(summary.maxTokens)}`, number(summary.overMax)]);
+  if (summary.minTokens !== undefined)
+    rows.push([`under --min-tokens ${number(summary.minTokens)}`, number(summary.underMin)]);
   if (summary.estimated > 0) rows.push(["estimated counts", number(summary.estimated)]);
   for (const [shape, n] of Object.entries(summary.shapes).sort()) rows.push([`  ${shape} records`, number(n)]);
   for (const [field, n] of Object.entries(summary.fields).sort()) rows.push([`  ${field} tokens`, number(n)]);

@@ -114,7 +114,8 @@ export function planFor(record: unknown): Plan | undefined {
         content: turn.value ?? turn.content,
       }),
     );
-    const system = typeof record.system === "string" && record.system !== "" ? [{ role: "system", content: record.system }] : [];
+    const system =
+      typeof record.system === "string" && record.system !== "" ? [{ role: "system", content: record.system }] : [];
     return {
       shape: "sharegpt",
       sequences: [{ chat: chat([...system, ...turns], tools) }],
@@ -141,7 +142,11 @@ export function planFor(record: unknown): Plan | undefined {
 
   if ("chosen" in record && "rejected" in record) {
     const { prompt, chosen, rejected } = record;
-    if (typeof chosen === "string" && typeof rejected === "string" && (prompt === undefined || typeof prompt === "string")) {
+    if (
+      typeof chosen === "string" &&
+      typeof rejected === "string" &&
+      (prompt === undefined || typeof prompt === "string")
+    ) {
       const p = str(prompt);
       const sequence = (text: string): Sequence => ({
         text: {
@@ -161,7 +166,8 @@ export function planFor(record: unknown): Plan | undefined {
         ],
       };
     }
-    const promptMessages = typeof prompt === "string" ? [{ role: "user", content: prompt }] : (messagesOf(prompt) ?? []);
+    const promptMessages =
+      typeof prompt === "string" ? [{ role: "user", content: prompt }] : (messagesOf(prompt) ?? []);
     return {
       shape: "preference",
       sequences: [
@@ -218,8 +224,13 @@ export function planFor(record: unknown): Plan | undefined {
         truncatable: { kind: "field", field: "completion" },
       };
     }
-    const promptMessages = typeof prompt === "string" ? [{ role: "user", content: prompt }] : (messagesOf(prompt) ?? []);
-    return { shape: "prompt_completion", sequences: [{ chat: chat([...promptMessages, ...answer(completion)], tools) }], fields: [] };
+    const promptMessages =
+      typeof prompt === "string" ? [{ role: "user", content: prompt }] : (messagesOf(prompt) ?? []);
+    return {
+      shape: "prompt_completion",
+      sequences: [{ chat: chat([...promptMessages, ...answer(completion)], tools) }],
+      fields: [],
+    };
   }
 
   if (typeof record.text === "string") {
@@ -235,5 +246,7 @@ export function planFor(record: unknown): Plan | undefined {
 
 function lastIsAssistantText(messages: readonly ChatMessage[]): boolean {
   const last = messages.at(-1);
-  return last !== undefined && last.role === "assistant" && typeof last.content === "string" && last.tool_calls === undefined;
+  return (
+    last !== undefined && last.role === "assistant" && typeof last.content === "string" && last.tool_calls === undefined
+  );
 }

@@ -9,9 +9,19 @@ const o200k = get_encoding("o200k_base");
 const n = (text: string) => o200k.encode_ordinary(text).length;
 
 const records = [
-  { messages: [{ role: "user", content: "What is the capital of France?" }, { role: "assistant", content: "Paris." }] },
+  {
+    messages: [
+      { role: "user", content: "What is the capital of France?" },
+      { role: "assistant", content: "Paris." },
+    ],
+  },
   { instruction: "Translate to German", input: "Good morning", output: "Guten Morgen" },
-  { conversations: [{ from: "human", value: "Name a prime number." }, { from: "gpt", value: "Seven." }] },
+  {
+    conversations: [
+      { from: "human", value: "Name a prime number." },
+      { from: "gpt", value: "Seven." },
+    ],
+  },
   { prompt: "The sky is", completion: " blue." },
   { prompt: "Pick one:", chosen: "the kind answer", rejected: "a rude and much longer answer than the other" },
   { text: "Plain pretraining text. ".repeat(30) },
@@ -29,11 +39,20 @@ describe("countTokens", () => {
     expect(rejected.map((r) => [r.item.source.line, r.reason.code])).toEqual([[7, "unknown_format"]]);
     const tokens = kept.map((r) => r.meta?.tokens);
     // chat: (3 + "user" + q) + (3 + "assistant" + a) + 3
-    expect(tokens[0]).toEqual({ total: 3 + 1 + n("What is the capital of France?") + 3 + 1 + n("Paris.") + 3, trainable: n("Paris.") });
+    expect(tokens[0]).toEqual({
+      total: 3 + 1 + n("What is the capital of France?") + 3 + 1 + n("Paris.") + 3,
+      trainable: n("Paris."),
+    });
     // alpaca → user "instruction\n\ninput", assistant output
-    expect(tokens[1]).toEqual({ total: 3 + 1 + n("Translate to German\n\nGood morning") + 3 + 1 + n("Guten Morgen") + 3, trainable: n("Guten Morgen") });
+    expect(tokens[1]).toEqual({
+      total: 3 + 1 + n("Translate to German\n\nGood morning") + 3 + 1 + n("Guten Morgen") + 3,
+      trainable: n("Guten Morgen"),
+    });
     // ShareGPT human/gpt → user/assistant
-    expect(tokens[2]).toEqual({ total: 3 + 1 + n("Name a prime number.") + 3 + 1 + n("Seven.") + 3, trainable: n("Seven.") });
+    expect(tokens[2]).toEqual({
+      total: 3 + 1 + n("Name a prime number.") + 3 + 1 + n("Seven.") + 3,
+      trainable: n("Seven."),
+    });
     // prompt/completion strings: a plain sequence (OpenAI adds no BOS/EOS)
     expect(tokens[3]).toEqual({ total: n("The sky is") + n(" blue."), trainable: n(" blue.") });
     // preference: the longer of prompt + chosen and prompt + rejected
@@ -46,10 +65,17 @@ describe("countTokens", () => {
     const { kept, rejected } = await runStage(countTokens({ ...opts, maxTokens: 60, minTokens: 12 }), records);
     const reasons = rejected.map((r) => ({ line: r.item.source.line, ...r.reason }));
     expect(reasons).toContainEqual(
-      expect.objectContaining({ line: 6, code: "too_many_tokens", tokens: n("Plain pretraining text. ".repeat(30)), limit: 60 }),
+      expect.objectContaining({
+        line: 6,
+        code: "too_many_tokens",
+        tokens: n("Plain pretraining text. ".repeat(30)),
+        limit: 60,
+      }),
     );
     expect(reasons).toContainEqual(expect.objectContaining({ line: 4, code: "too_few_tokens", limit: 12 }));
-    expect(reasons.find((r) => r.code === "too_few_tokens")?.message).toMatch(/^\d+ tokens, fewer than --min-tokens 12$/);
+    expect(reasons.find((r) => r.code === "too_few_tokens")?.message).toMatch(
+      /^\d+ tokens, fewer than --min-tokens 12$/,
+    );
     expect(kept.map((r) => r.source.line)).toEqual([1, 2, 3, 5, 8]);
   });
 
@@ -75,11 +101,24 @@ describe("countTokens", () => {
     const input = [
       { prompt: "Continue:", completion: long },
       { instruction: "Write", output: long },
-      { messages: [{ role: "user", content: "Go" }, { role: "assistant", content: `Sure: ${long}` }] },
+      {
+        messages: [
+          { role: "user", content: "Go" },
+          { role: "assistant", content: `Sure: ${long}` },
+        ],
+      },
       { prompt: "Q", chosen: long, rejected: "short" },
-      { messages: [{ role: "user", content: long }, { role: "assistant", content: "ok" }] },
+      {
+        messages: [
+          { role: "user", content: long },
+          { role: "assistant", content: "ok" },
+        ],
+      },
     ];
-    const { kept, rejected, warnings } = await runStage(countTokens({ ...opts, maxTokens: 50, onOverflow: "truncate" }), input);
+    const { kept, rejected, warnings } = await runStage(
+      countTokens({ ...opts, maxTokens: 50, onOverflow: "truncate" }),
+      input,
+    );
     expect(kept.map((r) => r.source.line)).toEqual([1, 2, 3]);
     for (const record of kept) expect(record.meta?.tokens?.total).toBeLessThanOrEqual(50);
     expect(kept[0]!.meta?.tokens?.total).toBe(50);
@@ -106,7 +145,11 @@ describe("countTokens", () => {
       _tokens: { total: expect.any(Number), trainable: n("Guten Morgen"), exact: false },
     });
     const fields = (kept[0]!.data as { _tokens: { fields: Record<string, number> } })._tokens.fields;
-    expect(fields).toEqual({ instruction: n("Translate to German"), input: n("Good morning"), output: n("Guten Morgen") });
+    expect(fields).toEqual({
+      instruction: n("Translate to German"),
+      input: n("Good morning"),
+      output: n("Guten Morgen"),
+    });
   });
 
   it("gives identical output on 1 and 2 threads", async () => {
@@ -119,21 +162,44 @@ describe("countTokens", () => {
 
   it("works with any Tokenizer implementation and rejects chats its template cannot render", async () => {
     const fake: Tokenizer = {
-      info: async () => ({ name: "fake", kind: "huggingface", engine: "fast", vocabSize: 10, chatAccounting: "chat-template", specialTokensInText: "special", sequenceOverhead: 2 }) as TokenizerInfo,
+      info: async () =>
+        ({
+          name: "fake",
+          kind: "huggingface",
+          engine: "fast",
+          vocabSize: 10,
+          chatAccounting: "chat-template",
+          specialTokensInText: "special",
+          sequenceOverhead: 2,
+        }) as TokenizerInfo,
       count: async (texts) => Uint32Array.from(texts, (t) => t.split(" ").length),
       encode: async (texts) => texts.map((t) => Uint32Array.from(t.split(" "), (_, i) => i)),
       decode: async (ids) => ids.map((a) => "x ".repeat(a.length).trim()),
       countChats: async (chats: readonly ChatInput[]) =>
-        chats.map((c): ChatCount => (c.messages.length > 1 ? { total: 10, trainable: 4, exact: true } : { error: "roles must alternate" })),
+        chats.map(
+          (c): ChatCount =>
+            c.messages.length > 1 ? { total: 10, trainable: 4, exact: true } : { error: "roles must alternate" },
+        ),
       close: async () => {},
     };
     const { kept, rejected } = await runStage(countTokens({ tokenizer: fake }), [
-      { messages: [{ role: "user", content: "a" }, { role: "assistant", content: "b" }] },
+      {
+        messages: [
+          { role: "user", content: "a" },
+          { role: "assistant", content: "b" },
+        ],
+      },
       { messages: [{ role: "user", content: "a" }] },
       { text: "three words here" },
     ]);
-    expect(kept.map((r) => r.meta?.tokens)).toEqual([{ total: 10, trainable: 4 }, { total: 5, trainable: 3 }]);
-    expect(rejected[0]!.reason).toMatchObject({ code: "chat_template_error", message: expect.stringContaining("roles must alternate") });
+    expect(kept.map((r) => r.meta?.tokens)).toEqual([
+      { total: 10, trainable: 4 },
+      { total: 5, trainable: 3 },
+    ]);
+    expect(rejected[0]!.reason).toMatchObject({
+      code: "chat_template_error",
+      message: expect.stringContaining("roles must alternate"),
+    });
   });
 
   it("checks its options before any data flows", () => {
@@ -149,7 +215,12 @@ describe("countTokens", () => {
 describe("countTokens with a Hugging Face chat template (llama3)", () => {
   it("counts the rendered conversation and the assistant turn", async () => {
     const { kept } = await runStage(countTokens({ tokenizer: "llama3", threads: 1 }), [
-      { messages: [{ role: "user", content: "What is 2+2?" }, { role: "assistant", content: "4." }] },
+      {
+        messages: [
+          { role: "user", content: "What is 2+2?" },
+          { role: "assistant", content: "4." },
+        ],
+      },
       { prompt: "2+2=", completion: "4" },
     ]);
     // <|begin_of_text|> <|start_header_id|> user <|end_header_id|> \n\n                 5

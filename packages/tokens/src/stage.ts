@@ -177,7 +177,10 @@ export function countTokens(options: CountTokensOptions): CountTokensStage {
         if (onOverflow === "truncate") {
           const truncated = await truncateRecord(item, plan, counts, maxTokens, counter);
           if (typeof truncated === "string") {
-            ctx.reject(item, { ...tooMany(counts.total, maxTokens), message: `${tooMany(counts.total, maxTokens).message}; ${truncated}` });
+            ctx.reject(item, {
+              ...tooMany(counts.total, maxTokens),
+              message: `${tooMany(counts.total, maxTokens).message}; ${truncated}`,
+            });
             continue;
           }
           kept = truncated.item;

@@ -66,10 +66,20 @@ describe("cost estimate", () => {
 
   it("bills min(context limit, length) × epochs at the table price or --price", () => {
     const estimate = estimateCost([100, 70_000], { model: "gpt-4o-mini-2024-07-18" });
-    expect(estimate).toMatchObject({ contextLimit: 65_536, tokensPerEpoch: 65_636, epochs: 25, billedTokens: 1_640_900 });
+    expect(estimate).toMatchObject({
+      contextLimit: 65_536,
+      tokensPerEpoch: 65_636,
+      epochs: 25,
+      billedTokens: 1_640_900,
+    });
     expect(estimate.cost).toBeCloseTo(4.9227, 4);
     const priced = estimateCost([1000, 1000], { model: "gpt-4o", price: 10, epochs: 2 });
-    expect(priced).toMatchObject({ billedTokens: 4000, pricePerMillion: 10, priceFrom: "--price", epochsFrom: "--epochs" });
+    expect(priced).toMatchObject({
+      billedTokens: 4000,
+      pricePerMillion: 10,
+      priceFrom: "--price",
+      epochsFrom: "--epochs",
+    });
     expect(priced.cost).toBeCloseTo(0.04, 6);
     expect(estimateCost([5], { model: "unknown-model" }).cost).toBeUndefined();
     expect(priceFor("ft:gpt-4.1-mini-2025-04-14:org::x")?.price).toBe(5);

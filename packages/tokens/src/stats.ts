@@ -90,7 +90,11 @@ export class TokenStats {
   }
 
   /** Adds one counted record. */
-  add(total: number, trainable = 0, extra: { fields?: Readonly<Record<string, number>>; shape?: string; exact?: boolean } = {}) {
+  add(
+    total: number,
+    trainable = 0,
+    extra: { fields?: Readonly<Record<string, number>>; shape?: string; exact?: boolean } = {},
+  ) {
     this.lengths.push(total);
     this.total += total;
     this.trainable += trainable;

@@ -11,7 +11,10 @@ type Path = readonly PropertyKey[];
 
 const isRec = (value: unknown): value is Rec => typeof value === "object" && value !== null && !Array.isArray(value);
 
-/** Collects issues; severities are settled later from the rule settings, so every issue starts as an error. */
+/**
+ * Collects issues; severities are settled later from the rule settings, so every issue starts as an error.
+ * @example const out = new Issues(); out.add("missing_content", ["output"], "output is empty"); out.list;
+ */
 export class Issues {
   readonly list: Issue[] = [];
 
@@ -43,7 +46,13 @@ const isBlank = (text: string) => !NON_SPACE.test(text);
 function checkText(value: unknown, path: Path, what: string, out: Issues): void {
   const text = textOf(value);
   if (text !== undefined && isBlank(text)) {
-    out.add("missing_content", path, `${what} is ${text === "" ? "empty" : "whitespace only"}`, "non-empty text", describeValue(value));
+    out.add(
+      "missing_content",
+      path,
+      `${what} is ${text === "" ? "empty" : "whitespace only"}`,
+      "non-empty text",
+      describeValue(value),
+    );
   }
 }
 
@@ -60,7 +69,8 @@ export interface ConversationOptions {
 function toolNames(tools: unknown): Set<string> | undefined {
   if (!Array.isArray(tools)) return undefined;
   const names = new Set<string>();
-  for (const tool of tools) if (isRec(tool) && isRec(tool.function) && typeof tool.function.name === "string") names.add(tool.function.name);
+  for (const tool of tools)
+    if (isRec(tool) && isRec(tool.function) && typeof tool.function.name === "string") names.add(tool.function.name);
   return names;
 }
 
@@ -93,9 +103,21 @@ export function checkMessages(messages: unknown, base: Path, options: Conversati
       // An assistant message may be tool calls alone; every other message needs text.
       if (!hasCalls) {
         if (content === null) {
-          out.add("missing_content", at(i, "content"), "assistant message has no content and no tool calls", "non-empty text", "null");
+          out.add(
+            "missing_content",
+            at(i, "content"),
+            "assistant message has no content and no tool calls",
+            "non-empty text",
+            "null",
+          );
         } else if (content === undefined) {
-          out.add("message_missing_key", at(i, "content"), "assistant message has neither content nor tool_calls", 'key "content"', describeValue(undefined));
+          out.add(
+            "message_missing_key",
+            at(i, "content"),
+            "assistant message has neither content nor tool_calls",
+            'key "content"',
+            describeValue(undefined),
+          );
         } else if (typeof content === "string" ? isBlank(content) : Array.isArray(content)) {
           checkText(content, at(i, "content"), "assistant message content", out);
         }
@@ -107,7 +129,13 @@ export function checkMessages(messages: unknown, base: Path, options: Conversati
     }
 
     if ((role === "system" || role === "developer") && i > 0) {
-      out.add("system_not_first", at(i, "role"), `${role} message at position ${i}; put it first`, "position 0", String(i));
+      out.add(
+        "system_not_first",
+        at(i, "role"),
+        `${role} message at position ${i}; put it first`,
+        "position 0",
+        String(i),
+      );
     }
 
     if (role === "user" || role === "assistant") {
@@ -133,7 +161,13 @@ export function checkMessages(messages: unknown, base: Path, options: Conversati
         if (!isRec(call)) continue;
         if (typeof call.id === "string") {
           if (calls.has(call.id)) {
-            out.add("duplicate_tool_call_id", at(i, "tool_calls", k, "id"), `tool call id "${call.id}" is used twice`, "a unique id", JSON.stringify(call.id));
+            out.add(
+              "duplicate_tool_call_id",
+              at(i, "tool_calls", k, "id"),
+              `tool call id "${call.id}" is used twice`,
+              "a unique id",
+              JSON.stringify(call.id),
+            );
           } else {
             calls.set(call.id, { path: at(i, "tool_calls", k, "id"), answered: false });
           }
@@ -173,7 +207,9 @@ export function checkMessages(messages: unknown, base: Path, options: Conversati
           "unmatched_tool_call_id",
           at(i, "tool_call_id"),
           `no earlier assistant tool call has id "${message.tool_call_id}"`,
-          calls && calls.size > 0 ? `one of ${[...calls.keys()].join("|")}` : "an id from an earlier assistant tool call",
+          calls && calls.size > 0
+            ? `one of ${[...calls.keys()].join("|")}`
+            : "an id from an earlier assistant tool call",
           JSON.stringify(message.tool_call_id),
         );
       }
@@ -188,7 +224,13 @@ export function checkMessages(messages: unknown, base: Path, options: Conversati
 
   if (!options.trained || messages.length === 0) return;
   if (assistants === 0) {
-    out.add("example_missing_assistant_message", base, "no assistant message to learn from", "at least one assistant message", "none");
+    out.add(
+      "example_missing_assistant_message",
+      base,
+      "no assistant message to learn from",
+      "at least one assistant message",
+      "none",
+    );
     return;
   }
   const last = messages.at(-1);
@@ -202,7 +244,12 @@ export function checkMessages(messages: unknown, base: Path, options: Conversati
     );
   }
   if (trainable === 0) {
-    out.add("no_trainable_message", base, "every assistant message has weight 0, so nothing is trained on", "an assistant message with weight 1");
+    out.add(
+      "no_trainable_message",
+      base,
+      "every assistant message has weight 0, so nothing is trained on",
+      "an assistant message with weight 1",
+    );
   }
 }
 
@@ -253,12 +300,22 @@ function checkSharegpt(record: Rec, out: Issues): void {
     checkText(turn.value, [...at, "value"], `${turn.from} turn`, out);
     if (turn.from === "gpt") gpt++;
     if (role === "system" && i > 0) {
-      out.add("system_not_first", [...at, "from"], `system turn at position ${i}; put it first`, "position 0", String(i));
+      out.add(
+        "system_not_first",
+        [...at, "from"],
+        `system turn at position ${i}; put it first`,
+        "position 0",
+        String(i),
+      );
     }
     if (role === "user" || role === "assistant") {
       // An assistant's function_call followed by its own answer is one turn, not two in a row.
       if (previous?.role === role && !(role === "assistant" && turns[previous.index]?.from === "function_call")) {
-        out.add("non_alternating_turns", [...at, "from"], `two ${role === "user" ? "human" : "gpt"} turns in a row (conversations[${previous.index}] and conversations[${i}])`);
+        out.add(
+          "non_alternating_turns",
+          [...at, "from"],
+          `two ${role === "user" ? "human" : "gpt"} turns in a row (conversations[${previous.index}] and conversations[${i}])`,
+        );
       }
       previous = { role, index: i };
     } else if (role === "tool") {
@@ -271,25 +328,49 @@ function checkSharegpt(record: Rec, out: Issues): void {
         try {
           JSON.parse(turn.value);
         } catch (error) {
-          out.add("invalid_tool_arguments", [...at, "value"], `function_call is not valid JSON (${(error as Error).message})`, "a JSON string", describeValue(turn.value));
+          out.add(
+            "invalid_tool_arguments",
+            [...at, "value"],
+            `function_call is not valid JSON (${(error as Error).message})`,
+            "a JSON string",
+            describeValue(turn.value),
+          );
         }
       }
     }
     if (role === "tool") {
       if (pendingCalls === 0) {
-        out.add("unmatched_tool_call_id", [...at, "from"], `${turn.from} turn with no function_call before it`, "a function_call turn first");
+        out.add(
+          "unmatched_tool_call_id",
+          [...at, "from"],
+          `${turn.from} turn with no function_call before it`,
+          "a function_call turn first",
+        );
       } else pendingCalls--;
     }
   });
-  if (pendingCalls > 0 && lastCall) out.add("missing_tool_response", lastCall, "no observation answers this function_call");
+  if (pendingCalls > 0 && lastCall)
+    out.add("missing_tool_response", lastCall, "no observation answers this function_call");
   if (turns.length === 0) return;
   if (gpt === 0) {
-    out.add("example_missing_assistant_message", ["conversations"], "no gpt turn to learn from", "at least one gpt turn", "none");
+    out.add(
+      "example_missing_assistant_message",
+      ["conversations"],
+      "no gpt turn to learn from",
+      "at least one gpt turn",
+      "none",
+    );
     return;
   }
   const last = turns.at(-1);
   if (isRec(last) && last.from !== "gpt") {
-    out.add("last_message_not_assistant", ["conversations", turns.length - 1, "from"], "the conversation must end with a gpt turn", '"gpt"', describeValue(last.from));
+    out.add(
+      "last_message_not_assistant",
+      ["conversations", turns.length - 1, "from"],
+      "the conversation must end with a gpt turn",
+      '"gpt"',
+      describeValue(last.from),
+    );
   }
 }
 
@@ -310,7 +391,11 @@ function checkDpo(record: Rec, out: Issues): void {
   checkMessages(record.preferred_output, ["preferred_output"], { trained: true }, out);
   checkMessages(record.non_preferred_output, ["non_preferred_output"], { trained: true }, out);
   if (record.preferred_output !== undefined && sameJson(record.preferred_output, record.non_preferred_output)) {
-    out.add("identical_preference", ["non_preferred_output"], "the non-preferred output is the same as the preferred one");
+    out.add(
+      "identical_preference",
+      ["non_preferred_output"],
+      "the non-preferred output is the same as the preferred one",
+    );
   }
 }
 

@@ -43,7 +43,8 @@ function fromIssue(file: string, line: number, stage: string, issue: Issue): Dia
 export function rejectDiagnostics(rejected: Rejected): Diagnostic[] {
   const { item, reason, stage } = rejected;
   const { file, line } = item.source;
-  if (reason.issues && reason.issues.length > 0) return reason.issues.map((issue) => fromIssue(file, line, stage, issue));
+  if (reason.issues && reason.issues.length > 0)
+    return reason.issues.map((issue) => fromIssue(file, line, stage, issue));
   const excerpt = typeof reason.excerpt === "string" && !reason.message.includes(reason.excerpt) ? reason.excerpt : "";
   return [
     {

@@ -200,7 +200,10 @@ export function isRuleCode(code: string): code is RuleCode {
  * Throws a UsageError naming the valid codes for an unknown code or setting.
  * @example resolveRules({ system_not_first: "error" }, false).get("system_not_first"); // "error"
  */
-export function resolveRules(overrides: Readonly<Record<string, string>> = {}, strict = false): Map<string, RuleSetting> {
+export function resolveRules(
+  overrides: Readonly<Record<string, string>> = {},
+  strict = false,
+): Map<string, RuleSetting> {
   const settings = new Map<string, RuleSetting>(rules.map((rule) => [rule.code, rule.severity]));
   if (strict) {
     settings.set("unknown_key", "error");
@@ -241,6 +244,9 @@ export function parseRuleSettings(specs: readonly string[]): RuleSettings {
  */
 export function rulesMarkdown(): string {
   const lines = ["| code | default | formats | what it catches |", "| --- | --- | --- | --- |"];
-  for (const rule of rules) lines.push(`| \`${rule.code}\` | ${rule.severity} | ${rule.formats} | ${rule.description} |`);
+  // A `|` inside a cell would end it.
+  const cell = (text: string) => text.replaceAll("|", "\\|");
+  for (const rule of rules)
+    lines.push(`| \`${rule.code}\` | ${rule.severity} | ${cell(rule.formats)} | ${cell(rule.description)} |`);
   return lines.join("\n");
 }

@@ -1,9 +1,10 @@
+import { readFileSync } from "node:fs";
 import type { Issue } from "@curate/core";
 import { describeStageContract, runStage } from "@curate/core/testing";
 import { formats } from "@curate/formats";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { rejectDiagnostics, formatDiagnostic, warningDiagnostic } from "./diagnostics.js";
+import { formatDiagnostic, rejectDiagnostics, warningDiagnostic } from "./diagnostics.js";
 import { parseRuleSettings, resolveRules, rules, rulesMarkdown } from "./rules.js";
 import { checkRecordAs, validate } from "./validate.js";
 
@@ -72,7 +73,9 @@ describe("validate", () => {
       ["non_alternating_turns", "warning", "messages[2].role"],
       ["system_not_first", "warning", "messages[3].role"],
     ]);
-    expect(rejected[0]?.reason.message).toBe("messages[0].content: system message content is whitespace only (and 3 more problems)");
+    expect(rejected[0]?.reason.message).toBe(
+      "messages[0].content: system message content is whitespace only (and 3 more problems)",
+    );
   });
 
   it("auto-detects each file's format by majority and rejects records of other formats", async () => {
@@ -95,7 +98,10 @@ describe("validate", () => {
       ["b.jsonl", 2, "unknown_format"],
     ]);
     expect(rejected[0]?.reason.message).toMatch(/fit chat, but a\.jsonl holds alpaca records \(2 of its first 3/);
-    expect(rejected[1]?.reason.issues?.[0]).toMatchObject({ expected: "the keys of a known format", found: "keys foo" });
+    expect(rejected[1]?.reason.issues?.[0]).toMatchObject({
+      expected: "the keys of a known format",
+      found: "keys foo",
+    });
   });
 
   it("decides a file's format after the detection window and keeps order", async () => {
@@ -117,7 +123,10 @@ describe("validate", () => {
     const record = { ...goodChat, id: "conv-1" };
     expect((await runStage(validate(), [record])).kept).toHaveLength(1);
     const strict = await runStage(validate({ strict: true }), [record]);
-    expect(strict.rejected[0]?.reason).toMatchObject({ code: "unknown_key", issues: [{ path: "id", severity: "error" }] });
+    expect(strict.rejected[0]?.reason).toMatchObject({
+      code: "unknown_key",
+      issues: [{ path: "id", severity: "error" }],
+    });
     const off = await runStage(validate({ rules: { unknown_key: "off" } }), [record]);
     expect(off.warnings).toEqual([]);
     const relaxed = await runStage(validate({ rules: { unrecognized_role: "warn" } }), [records[1]]);
@@ -149,7 +158,9 @@ describe("validate", () => {
   it("checks its options up front", () => {
     expect(() => validate({ format: "csv" as "chat" })).toThrow(/`format` must be auto, none or one of chat/);
     expect(() => validate({ format: "none" })).toThrow(/pass `schema` too/);
-    expect(() => validate({ rules: { no_such_rule: "error" } })).toThrow(/unknown rule "no_such_rule"; rules are: data_type/);
+    expect(() => validate({ rules: { no_such_rule: "error" } })).toThrow(
+      /unknown rule "no_such_rule"; rules are: data_type/,
+    );
     expect(() => validate({ rules: { system_not_first: "fatal" as "error" } })).toThrow(/expected error, warn or off/);
     expect(() => validate({ schema: 42 as never })).toThrow(/must be a zod schema/);
     expect(() => validate({ detectWindow: 0 })).toThrow(/detectWindow/);
@@ -203,7 +214,11 @@ describe("rules", () => {
     [
       "unmatched_tool_call_id",
       "chat",
-      chat(user("Time in Tokyo?"), { role: "tool", tool_call_id: "call_9", content: "14:05" }, assistant("It's 14:05.")),
+      chat(
+        user("Time in Tokyo?"),
+        { role: "tool", tool_call_id: "call_9", content: "14:05" },
+        assistant("It's 14:05."),
+      ),
     ],
     [
       "unmatched_tool_call_id",
@@ -302,13 +317,35 @@ describe("rules", () => {
     const record = chat(
       { role: "developer", content: [{ type: "text", text: "Use tools for live data." }] },
       user("Price of AAPL?"),
-      assistant("", { tool_calls: [{ id: "q1", type: "function", function: { name: "quote", arguments: '{"s":"AAPL"}' } }] }),
+      assistant("", {
+        tool_calls: [{ id: "q1", type: "function", function: { name: "quote", arguments: '{"s":"AAPL"}' } }],
+      }),
       { role: "tool", tool_call_id: "q1", content: '{"price":227.5}' },
       assistant("Apple trades at $227.50.", { weight: 1 }),
       user("Thanks"),
       assistant("You're welcome!", { weight: 0 }),
     );
-    expect(checkRecordAs("chat", { ...record, tools: [{ type: "function", function: { name: "quote" } }] })).toEqual([]);
+    expect(checkRecordAs("chat", { ...record, tools: [{ type: "function", function: { name: "quote" } }] })).toEqual(
+      [],
+    );
+  });
+
+  it("the README's rule table is rulesMarkdown()'s", () => {
+    // Compared cell by cell: the formatter pads Markdown tables.
+    const cells = (table: string) =>
+      table
+        .split("\n")
+        .filter((line) => line.startsWith("|") && !/^\|[\s|:-]+\|$/.test(line))
+        .map((line) =>
+          line
+            .slice(1, -1)
+            .split(/(?<!\\)\|/)
+            .map((cell) => cell.trim()),
+        );
+    const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
+    const table = /<!-- rules:start[^>]*-->\n([\s\S]*?)\n<!-- rules:end -->/.exec(readme)?.[1] ?? "";
+    expect(cells(table)).toEqual(cells(rulesMarkdown()));
+    expect(cells(table)).toHaveLength(rules.length + 1);
   });
 
   it("parses --rule settings and renders the table", () => {
@@ -341,6 +378,8 @@ describe("diagnostics", () => {
       item: { data: '{"a":', source: { file: "x.jsonl", line: 3 } },
       reason: { code: "invalid_json", message: "unexpected end of JSON input", column: 6, excerpt: '{"a":' },
     });
-    expect(parse.map(formatDiagnostic)).toEqual(['x.jsonl:3:6 error invalid_json unexpected end of JSON input near "{\\"a\\":"']);
+    expect(parse.map(formatDiagnostic)).toEqual([
+      'x.jsonl:3:6 error invalid_json unexpected end of JSON input near "{\\"a\\":"',
+    ]);
   });
 });

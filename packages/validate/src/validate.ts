@@ -154,7 +154,9 @@ export function validate(options: ValidateOptions = {}): BatchStage {
   }
   const window = options.detectWindow ?? 32;
   if (!Number.isSafeInteger(window) || window < 1) {
-    throw new UsageError(`validate(): \`detectWindow\` must be a whole number ≥ 1, found ${String(options.detectWindow)}`);
+    throw new UsageError(
+      `validate(): \`detectWindow\` must be a whole number ≥ 1, found ${String(options.detectWindow)}`,
+    );
   }
   const settings = resolveRules(options.rules as Record<string, string> | undefined, options.strict ?? false);
   const mismatchIsError = settings.get("format_mismatch") === "error";
@@ -164,17 +166,25 @@ export function validate(options: ValidateOptions = {}): BatchStage {
     const data = item.data;
     let issues: Issue[];
     if (!isRec(data)) {
-      issues = [issue("data_type", `expected a JSON object, found ${describeValue(data)}`, "a JSON object", describeValue(data))];
+      issues = [
+        issue(
+          "data_type",
+          `expected a JSON object, found ${describeValue(data)}`,
+          "a JSON object",
+          describeValue(data),
+        ),
+      ];
     } else {
-      issues = [...leading];
-      if (format !== undefined) issues.push(...checkRecordAs(format, data));
-      else {
+      issues = format === undefined ? [...leading] : leading.concat(checkRecordAs(format, data));
+      if (format === undefined) {
         const out = new Issues();
         scanText(data, [], out);
         issues.push(...out.list);
       }
       if (userSchema) issues.push(...dedupe(userSchema.check(data), issues));
     }
+    // Most records have no issue at all: skip settling and build the kept envelope directly.
+    if (issues.length === 0) return keep(item, format);
     const settled = settleIssues(issues, settings);
     const errors = settled.filter((i) => i.severity === "error");
     if (errors.length > 0) {
@@ -188,7 +198,12 @@ export function validate(options: ValidateOptions = {}): BatchStage {
       return undefined;
     }
     for (const warning of settled) ctx.warn(item, warning);
-    return format === undefined ? item : { ...item, meta: { ...item.meta, format } };
+    return keep(item, format);
+  }
+
+  function keep(item: Envelope, format: FormatName | undefined): Envelope {
+    if (format === undefined) return item;
+    return { data: item.data, source: item.source, meta: item.meta ? { ...item.meta, format } : { format } };
   }
 
   /** Checks a record against a format given up front (`--format chat`). */

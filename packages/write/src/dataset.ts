@@ -123,7 +123,7 @@ interface SplitFile {
  * @example
  * const writer = new DatasetWriter({ dir: "out", splits: stage.splits });
  * const run = runPipeline(source, [validate(), stage], writer.sinks);
- * for await (const record of run.records) writer.write(record);
+ * for await (const batch of run.batches) for (const record of batch) writer.write(record);
  * const manifest = writer.finish({ counts: run.counts, inputs: source.stats, split: stage.report });
  */
 export class DatasetWriter {
@@ -485,9 +485,11 @@ export async function writeDataset(options: WriteDatasetOptions): Promise<Manife
       ...writer.sinks,
       ...(options.signal ? { signal: options.signal } : {}),
     });
-    for await (const record of run.records) {
-      writer.write(record);
-      options.onRecord?.(record);
+    for await (const batch of run.batches) {
+      for (const record of batch) {
+        writer.write(record);
+        options.onRecord?.(record);
+      }
     }
     const split = splitStage?.report;
     return writer.finish({

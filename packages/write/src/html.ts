@@ -129,22 +129,21 @@ export function renderReportHtml(manifest: Manifest): string {
     .join("");
 
   const splitEntries = Object.entries(manifest.splits);
+  const withTokens = splitEntries.some(([, s]) => s.tokens);
   const splitRows = splitEntries.map(([name, s]) => [
     name,
     s.file,
     s.records,
-    s.tokens?.sum ?? "",
-    s.tokens?.mean ?? "",
-    s.tokens?.p50 ?? "",
-    s.tokens?.p95 ?? "",
-    s.tokens?.max ?? "",
+    ...(withTokens
+      ? [s.tokens?.sum ?? "", s.tokens?.mean ?? "", s.tokens?.p50 ?? "", s.tokens?.p95 ?? "", s.tokens?.max ?? ""]
+      : []),
   ]);
   const splits = section(
     "Splits",
     horizontalBars(
       splitEntries.map(([name, s]) => [name, s.records] as const),
       "records per split",
-    ) + table(["split", "file", "records", "tokens", "mean", "p50", "p95", "max"], splitRows),
+    ) + table(["split", "file", "records", ...(withTokens ? ["tokens", "mean", "p50", "p95", "max"] : [])], splitRows),
   );
 
   const rejectItems = Object.entries(manifest.rejects.byCode).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
@@ -182,16 +181,17 @@ export function renderReportHtml(manifest: Manifest): string {
           Object.entries(manifest.leakage.splits).map(([name, l]) => [name, l.records, l.exact, l.ngram]),
         ) +
           (Object.values(manifest.leakage.splits).some((l) => l.examples.length > 0)
-            ? table(
-                ["kind", "held-out record", "training record"],
-                Object.values(manifest.leakage.splits).flatMap((l) =>
+            ? `<p>Examples (up to 5 per split):</p>${table(
+                ["split", "overlap", "held-out record", "training record"],
+                Object.entries(manifest.leakage.splits).flatMap(([name, l]) =>
                   l.examples.map((e) => [
-                    e.kind,
+                    name,
+                    e.kind === "exact" ? "exact copy" : `${manifest.leakage!.ngram}-gram`,
                     `${e.heldOut.file}:${e.heldOut.line}`,
                     `${e.train.file}:${e.train.line}`,
                   ]),
                 ),
-              )
+              )}`
             : ""),
       )
     : "";

@@ -49,7 +49,10 @@ export function fileSink(path: string, options: { gzip?: boolean } = {}): TextSi
   return { path, write: (text) => writer.write(text), close: () => writer.close(), abort: () => writer.abort() };
 }
 
-/** One kept record as a JSONL line: the record alone, as the trainer will read it. */
+/**
+ * One kept record as a JSONL line: the record alone, as the trainer will read it.
+ * @example recordLine({ data: { prompt: "hi" }, source: { file: "a.jsonl", line: 1 } }); // '{"prompt":"hi"}\n'
+ */
 export function recordLine(item: Envelope): string {
   return `${JSON.stringify(item.data)}\n`;
 }
@@ -57,20 +60,27 @@ export function recordLine(item: Envelope): string {
 /**
  * One line of the rejects file: where the record came from, why it was rejected, and the record itself (or, for
  * lines that could not be parsed, the raw text).
+ * @example rejects.write(rejectLine({ stage: "validate", item, reason: { code: "schema_mismatch", message: "…" } }));
  */
 export function rejectLine(rejected: Rejected): string {
   const { item, reason, stage } = rejected;
   return `${JSON.stringify({ source: item.source, stage, ...reason, record: item.data })}\n`;
 }
 
-/** One line of the duplicates file: the record, its source, the kept record's source, method and similarity. */
+/**
+ * One line of the duplicates file: the record, its source, the kept record's source, method and similarity.
+ * @example duplicates.write(duplicateLine({ stage: "dedup", item, of: { source: kept, method: "exact" } }));
+ */
 export function duplicateLine(duplicate: Duplicate): string {
   const { item, of, stage } = duplicate;
   const { source: kept, ...rest } = of;
   return `${JSON.stringify({ source: item.source, kept, stage, ...rest, record: item.data })}\n`;
 }
 
-/** One warning as a JSONL line, for `--json` diagnostics. */
+/**
+ * One warning as a JSONL line, for `--json` diagnostics.
+ * @example process.stderr.write(warningLine(warning));
+ */
 export function warningLine(warning: Warning): string {
   return `${JSON.stringify({ source: warning.item.source, stage: warning.stage, ...warning.issue })}\n`;
 }

@@ -18,7 +18,9 @@ duplicates.jsonl and manifest.json. A record's split depends only on (seed, key)
 moves an existing one (ratio mode), and identical input, options and seed give byte-identical files.
 Input order decides only the order of lines within each file, never which split a record lands in.
 With --stratify-by, every stratum is split within one record of the ratios; records near a cut may move
-when records are appended. With --test-size, appending never moves a training record into a held-out split.`;
+when records are appended. With --test-size, appending never moves a training record into a held-out split
+(a group or copies of one text next to the cut excepted). --group-by and the default key (exact copies of
+a text share one) place units whole.`;
 
 interface SplitCommandOptions {
   out?: string;
@@ -124,17 +126,12 @@ async function runSplit(inputs: string[], options: SplitCommandOptions, ratiosGi
     );
     const source = readInputs(inputs, { maxLineBytes: options.maxLineBytes, onBytes: progress.bytes });
     const run = runPipeline(source, stages, writer.sinks);
-    let pending = 0;
     try {
-      for await (const record of run.records) {
-        writer.write(record);
-        if (++pending === 1024) {
-          progress.records(pending);
-          pending = 0;
-        }
+      for await (const batch of run.batches) {
+        for (const record of batch) writer.write(record);
+        progress.records(batch.length);
       }
     } finally {
-      progress.records(pending);
       progress.done();
     }
     manifest = writer.finish({

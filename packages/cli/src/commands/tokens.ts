@@ -81,11 +81,18 @@ export function registerTokens(program: Command): void {
         .default("drop"),
     )
     .option("--annotate <field>", "add { total, trainable, fields, exact } to each record under this key")
-    .addOption(new Option("--threads <n>", "tokenizer threads (default: cores; 0 or 1 runs in-process)").argParser(parseInteger))
-    .addOption(new Option("--price <usd>", "price per 1M training tokens for the cost estimate").argParser(parsePrice))
-    .addOption(new Option("--epochs <n>", "epochs for the cost estimate (default: OpenAI's rule)").argParser(parsePositive))
     .addOption(
-      new Option("--engine <engine>", "fast (curate's, golden-tested) or reference (tiktoken / @huggingface/tokenizers)")
+      new Option("--threads <n>", "tokenizer threads (default: cores; 0 or 1 runs in-process)").argParser(parseInteger),
+    )
+    .addOption(new Option("--price <usd>", "price per 1M training tokens for the cost estimate").argParser(parsePrice))
+    .addOption(
+      new Option("--epochs <n>", "epochs for the cost estimate (default: OpenAI's rule)").argParser(parsePositive),
+    )
+    .addOption(
+      new Option(
+        "--engine <engine>",
+        "fast (curate's, golden-tested) or reference (tiktoken / @huggingface/tokenizers)",
+      )
         .choices(["fast", "reference"])
         .default("fast")
         .hideHelp(),

@@ -132,7 +132,10 @@ export function registerValidate(program: Command): void {
     .addOption(
       new Option("-f, --format <name>", `record format: auto or one of ${formatNames.join(", ")}`).default("auto"),
     )
-    .option("--schema <file>", "also check against your schema: a JSON Schema (.json) or a module exporting a zod schema")
+    .option(
+      "--schema <file>",
+      "also check against your schema: a JSON Schema (.json) or a module exporting a zod schema",
+    )
     .option("--strict", "unknown keys are errors, not warnings")
     .option("--rule <code=level>", "set a rule to error, warn or off (repeatable)", collect)
     .addOption(
@@ -215,11 +218,15 @@ export function registerValidate(program: Command): void {
       ["invalid", rejected],
     ];
     if (printer.errors > 0) rows.push(["errors", printer.errors]);
-    for (const [code, n] of Object.entries(printer.errorsByCode).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))) {
+    for (const [code, n] of Object.entries(printer.errorsByCode).sort(
+      (a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1),
+    )) {
       rows.push([`  ${code}`, n]);
     }
     if (printer.warnings > 0) rows.push(["warnings", printer.warnings]);
-    for (const [code, n] of Object.entries(printer.warningsByCode).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))) {
+    for (const [code, n] of Object.entries(printer.warningsByCode).sort(
+      (a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1),
+    )) {
       rows.push([`  ${code}`, n]);
     }
     const verdict =

@@ -52,7 +52,8 @@ describe.each(["llama3", "qwen3"])("fast Hugging Face engine, %s", (name) => {
   });
 
   it("recognises added tokens in text and counts what it encodes", () => {
-    const text = name === "llama3" ? "<|start_header_id|>user<|end_header_id|>\n\nhi<|eot_id|>" : "<|im_start|>user\nhi<|im_end|>";
+    const text =
+      name === "llama3" ? "<|start_header_id|>user<|end_header_id|>\n\nhi<|eot_id|>" : "<|im_start|>user\nhi<|im_end|>";
     const encoded = Array.from(fast.encode(text));
     expect(encoded).toEqual(ids(text));
     expect(fast.count(text)).toBe(encoded.length);

@@ -1,6 +1,6 @@
 import { BytePairEncoder } from "./bpe.js";
 import { BpeEngine, IdBuffer } from "./engine.js";
-import { type Scanner, scannerFor } from "./pretokenize.js";
+import { isWhiteSpace, type Scanner, scannerFor } from "./pretokenize.js";
 import { ByteTable, PairTable } from "./tables.js";
 
 /** An added token from `tokenizer.json` (`<|im_start|>`, `<|eot_id|>`, ...). */
@@ -106,7 +106,9 @@ export class HfEngine {
   readonly added: readonly AddedToken[];
   private readonly engine: BpeEngine;
   private readonly nfc: boolean;
-  private readonly addedByStart = new Map<number, AddedToken[]>();
+  /** Distinct lengths (longest first) of the added tokens starting with each character. */
+  private readonly lengthsByStart = new Map<number, number[]>();
+  private readonly addedByContent = new Map<string, AddedToken>();
   private readonly addedById = new Map<number, AddedToken>();
   private readonly starts: number[];
   private readonly out = new IdBuffer();
@@ -168,13 +170,14 @@ export class HfEngine {
     for (const token of this.added) {
       if (token.content === "") continue;
       const first = token.content.charCodeAt(0);
-      const list = this.addedByStart.get(first) ?? [];
-      list.push(token);
-      this.addedByStart.set(first, list);
+      const lengths = this.lengthsByStart.get(first) ?? [];
+      if (!lengths.includes(token.content.length)) lengths.push(token.content.length);
+      this.lengthsByStart.set(first, lengths);
+      if (!this.addedByContent.has(token.content)) this.addedByContent.set(token.content, token);
       this.addedById.set(token.id, token);
     }
-    for (const list of this.addedByStart.values()) list.sort((a, b) => b.content.length - a.content.length);
-    this.starts = [...this.addedByStart.keys()];
+    for (const lengths of this.lengthsByStart.values()) lengths.sort((a, b) => b - a);
+    this.starts = [...this.lengthsByStart.keys()];
   }
 
   get cacheStats(): { hits: number; misses: number; entries: number } {
@@ -196,11 +199,11 @@ export class HfEngine {
         continue;
       }
       let textEnd = pos;
-      if (token.lstrip) while (textEnd > textStart && /\s/.test(text[textEnd - 1]!)) textEnd--;
+      if (token.lstrip) while (textEnd > textStart && isWhiteSpace(text.charCodeAt(textEnd - 1))) textEnd--;
       if (textEnd > textStart) onText(textStart, textEnd);
       onAdded(token);
       let after = pos + token.content.length;
-      if (token.rstrip) while (after < n && /\s/.test(text[after]!)) after++;
+      if (token.rstrip) while (after < n && isWhiteSpace(text.charCodeAt(after))) after++;
       textStart = after;
       pos = this.nextCandidate(text, after);
     }
@@ -216,10 +219,15 @@ export class HfEngine {
     return best;
   }
 
+  /** The longest added token at `pos` (Llama 3 has 256, in ~10 distinct lengths: one map lookup per length). */
   private matchAt(text: string, pos: number): AddedToken | undefined {
-    const list = this.addedByStart.get(text.charCodeAt(pos));
-    if (list === undefined) return undefined;
-    for (const token of list) if (text.startsWith(token.content, pos)) return token;
+    const lengths = this.lengthsByStart.get(text.charCodeAt(pos));
+    if (lengths === undefined) return undefined;
+    for (const length of lengths) {
+      if (pos + length > text.length) continue;
+      const token = this.addedByContent.get(text.slice(pos, pos + length));
+      if (token !== undefined) return token;
+    }
     return undefined;
   }
 

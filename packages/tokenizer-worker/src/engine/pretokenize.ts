@@ -37,7 +37,7 @@ const letterRe = /\p{L}/u;
 const numberRe = /\p{N}/u;
 
 /** Unicode White_Space (PropList.txt): what `\s` means to Rust's regex crate and to Oniguruma. */
-function isWhiteSpace(cp: number): boolean {
+export function isWhiteSpace(cp: number): boolean {
   return (
     (cp >= 0x09 && cp <= 0x0d) ||
     cp === 0x20 ||
