@@ -13,7 +13,7 @@ Examples:
   $ curate validate data/*.jsonl                      check every record, list every problem
   $ curate run fixtures/raw --dedup near --tokenizer gpt-4o-mini --max-tokens 4096 \\
         --split train=0.9,test=0.1 --out out/          the whole pipeline, with a manifest
-  $ cat raw.jsonl | curate validate | curate dedup --near | curate split --out out/
+  $ cat raw.jsonl | curate validate --out - | curate dedup --near | curate split --out out/
 
 Exit codes: 0 ok, 1 data errors found, 2 usage or internal error.
 Run 'curate <command> --help' for a command's options and examples.`;
