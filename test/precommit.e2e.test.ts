@@ -7,12 +7,27 @@ import { repoRoot, tempDir } from "./helpers/cli.js";
 // The real pre-commit client (Debian's `pre-commit`, installed by .ci/run) installs the hook from this repository
 // the way users get it: `npm install`, `npm pack`, `npm install -g` of the tarball, then runs `curate-validate`.
 const good = [
-  { messages: [{ role: "user", content: "What is 12 × 12?" }, { role: "assistant", content: "12 × 12 = 144." }] },
-  { messages: [{ role: "user", content: "Say hi in French." }, { role: "assistant", content: "Bonjour !" }] },
+  {
+    messages: [
+      { role: "user", content: "What is 12 × 12?" },
+      { role: "assistant", content: "12 × 12 = 144." },
+    ],
+  },
+  {
+    messages: [
+      { role: "user", content: "Say hi in French." },
+      { role: "assistant", content: "Bonjour !" },
+    ],
+  },
 ];
 const bad = [
   good[0],
-  { messages: [{ role: "wizard", content: "Cast a spell." }, { role: "assistant", content: "Poof." }] },
+  {
+    messages: [
+      { role: "wizard", content: "Cast a spell." },
+      { role: "assistant", content: "Poof." },
+    ],
+  },
   { messages: [{ role: "user", content: "Anyone there?" }] },
 ];
 

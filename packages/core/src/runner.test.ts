@@ -56,7 +56,10 @@ describe("runPipeline", () => {
     const holdLast = () =>
       batchStage<number, number>("holdLast", {
         batch: (items) => items,
-        flush: () => (events.push("flush"), []),
+        flush: () => {
+          events.push("flush");
+          return [];
+        },
         close: () => void events.push("close"),
       });
     const run = runPipeline(fromArray([1, 2, 3]), [holdLast() as Stage]);
