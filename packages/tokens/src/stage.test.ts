@@ -202,6 +202,34 @@ describe("countTokens", () => {
     });
   });
 
+  it("fails the run with the tokenizer's error, even from a batch still waiting its turn", async () => {
+    let calls = 0;
+    const failing: Tokenizer = {
+      info: async () => ({
+        name: "f",
+        kind: "openai",
+        engine: "fast",
+        vocabSize: 1,
+        chatAccounting: "openai-estimate",
+        specialTokensInText: "ordinary",
+        sequenceOverhead: 0,
+      }),
+      count: async (texts) => {
+        if (++calls === 2) throw new CurateError("CURATE_TOKENIZER", "tokenizer: worker lost");
+        await new Promise((r) => setTimeout(r, 20));
+        return new Uint32Array(texts.length);
+      },
+      encode: async () => [],
+      decode: async () => [],
+      countChats: async () => [],
+      close: async () => {},
+    };
+    const texts = Array.from({ length: 6 }, (_, i) => ({ text: `t${i}` }));
+    await expect(runStage(countTokens({ tokenizer: failing, batchSize: 1, threads: 2 }), texts)).rejects.toThrow(
+      /worker lost/,
+    );
+  });
+
   it("checks its options before any data flows", () => {
     expect(() => countTokens({ tokenizer: "nope-tokenizer" })).toThrow(/unknown tokenizer/);
     expect(() => countTokens({ ...opts, maxTokens: 0 })).toThrow(/maxTokens/);

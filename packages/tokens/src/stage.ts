@@ -126,17 +126,15 @@ export function countTokens(options: CountTokensOptions): CountTokensStage {
         batch.push(item);
         chars += roughSize(item.data);
         if (batch.length >= batchSize || chars >= BATCH_CHARS) {
-          inFlight.push(counter.countBatch(batch));
+          inFlight.push(settled(counter.countBatch(batch)));
           batch = [];
           chars = 0;
           while (inFlight.length >= depth) yield* route(await inFlight.shift()!, ctx, counter);
         }
       }
-      if (batch.length > 0) inFlight.push(counter.countBatch(batch));
+      if (batch.length > 0) inFlight.push(settled(counter.countBatch(batch)));
       while (inFlight.length > 0) yield* route(await inFlight.shift()!, ctx, counter);
     } finally {
-      // Early exit: results still in flight are not wanted; keep their failures from surfacing as unhandled.
-      for (const pending of inFlight) pending.catch(() => {});
       await tokenizer.close();
     }
   };
@@ -208,6 +206,15 @@ export function countTokens(options: CountTokensOptions): CountTokensStage {
   }
 
   return Object.assign(stage, { stats, info: () => info });
+}
+
+/**
+ * Marks a batch's promise as handled now: it is awaited later, in order, and a failure of a batch still waiting its
+ * turn (or abandoned by an early exit) must not crash the process as an unhandled rejection meanwhile.
+ */
+function settled<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => {});
+  return promise;
 }
 
 function poolOptions(options: CountTokensOptions): { threads?: number } {
