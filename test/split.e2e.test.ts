@@ -73,7 +73,10 @@ describe("curate split (built binary)", () => {
     expect(manifest.conservation).toMatchObject({ input: 401, splits: 400, rejected: 1, duplicates: 0, holds: true });
     expect(manifest.inputs[0]).toMatchObject({ path: fixture, records: 401, blankLines: 1 });
     expect(manifest.seed).toBe("42");
-    expect(manifest.config).toMatchObject({ command: "split", ratios: { train: 0.9, validation: 0.05, test: 0.05 } });
+    expect(manifest.config).toMatchObject({
+      command: "split",
+      split: { ratios: { train: 0.9, validation: 0.05, test: 0.05 } },
+    });
     expect(manifest.stages.map((s: { name: string }) => s.name)).toEqual(["read", "split"]);
     for (const name of ["train", "validation", "test"]) {
       expect(manifest.splits[name].records).toBe(readSplit(first, name).length);

@@ -74,6 +74,7 @@ export const runConfigSchema = z.strictObject({
         key: z.string().optional(),
         stratifyBy: z.string().optional(),
         groupBy: z.string().optional(),
+        leakage: z.union([z.literal(false), z.strictObject({ ngram: z.number().int().min(1).max(100) })]).optional(),
       }),
     ])
     .optional(),

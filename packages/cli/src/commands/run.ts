@@ -318,14 +318,21 @@ async function buildStages(config: RunConfig) {
       ...(s.key !== undefined ? { key: s.key } : {}),
       ...(s.stratifyBy !== undefined ? { stratifyBy: s.stratifyBy } : {}),
       ...(s.groupBy !== undefined ? { groupBy: s.groupBy } : {}),
+      ...(s.leakage !== undefined ? { leakage: s.leakage } : {}),
     });
     stages.push(splitStage);
   }
   return { stages, splitStage };
 }
 
-/** Runs a checked configuration and writes the dataset folder; prints the summary. */
-export async function runConfigured(config: RunConfig, output: { json: boolean; quiet: boolean }): Promise<Manifest> {
+/**
+ * Runs a checked configuration and writes the dataset folder; prints the summary. `curate split` is this with
+ * validation and dedup off.
+ */
+export async function runConfigured(
+  config: RunConfig,
+  output: { json: boolean; quiet: boolean; command?: string },
+): Promise<Manifest> {
   const started = performance.now();
   if (!config.out) usage('curate run needs an output folder: --out DIR (or "out" in the config file)');
   const inputs = config.inputs ?? [];
@@ -363,7 +370,7 @@ export async function runConfigured(config: RunConfig, output: { json: boolean; 
     manifest = writer.finish({
       counts: run.counts,
       inputs: source.stats,
-      config: { command: "run", ...config, inputs: inputs.length > 0 ? inputs : ["-"] },
+      config: { command: output.command ?? "run", ...config, inputs: inputs.length > 0 ? inputs : ["-"] },
       seed: config.seed ?? 0,
       ...(splitStage?.report ? { split: splitStage.report } : {}),
       toolVersion: version,

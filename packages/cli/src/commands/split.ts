@@ -1,9 +1,8 @@
-import type { Stage } from "@curate/core";
-import { DEFAULT_RATIOS, parseRatios, type SplitOptions, split } from "@curate/split";
-import { DatasetWriter, type Manifest, manifestSummaryJson, summaryNotes, summaryRows } from "@curate/write";
+import { DEFAULT_RATIOS, parseRatios } from "@curate/split";
 import { type Command, Option } from "commander";
-import { createProgress, note, parseInteger, parsePositive, printJson, table, usage } from "../common.js";
-import { version } from "../process.js";
+import { parseInteger, parsePositive, usage } from "../common.js";
+import { parseRunConfig } from "../config.js";
+import { runConfigured } from "./run.js";
 
 const examples = `
 Examples:
@@ -82,7 +81,6 @@ export function registerSplit(program: Command): void {
 }
 
 async function runSplit(inputs: string[], options: SplitCommandOptions, ratiosGiven: boolean): Promise<void> {
-  const started = performance.now();
   if (options.out === undefined || options.out === "") {
     usage("curate split needs --out DIR: it writes one file per split plus a manifest (e.g. --out out/)");
   }
@@ -91,77 +89,27 @@ async function runSplit(inputs: string[], options: SplitCommandOptions, ratiosGi
   const sizes: Record<string, number> = {};
   if (options.testSize !== undefined) sizes.test = options.testSize;
   if (options.validationSize !== undefined) sizes.validation = options.validationSize;
-  const splitOptions: SplitOptions = {
-    ...(sized ? { sizes } : { ratios: parseRatios(options.split) }),
-    seed: options.seed,
-    ...(options.key !== undefined ? { key: options.key } : {}),
-    ...(options.stratifyBy !== undefined ? { stratifyBy: options.stratifyBy } : {}),
-    ...(options.groupBy !== undefined ? { groupBy: options.groupBy } : {}),
-    leakage: options.leakageCheck ? { ngram: options.ngram } : false,
-  };
-  const splitStage = split(splitOptions);
-  const stages: Stage[] = [];
-  if (options.to !== undefined) {
-    const { convertTo, isFormatName, formatNames } = await import("@curate/formats");
-    if (!isFormatName(options.to)) usage(`--to must be one of ${formatNames.join(", ")}, found "${options.to}"`);
-    stages.push(convertTo({ to: options.to }));
-  }
-  stages.push(splitStage);
-
-  // The folder is checked (and refused) before a single record is read.
-  const writer = new DatasetWriter({
-    dir: options.out!,
-    splits: splitStage.splits,
-    compress: options.compress ?? false,
-    force: options.force ?? false,
-  });
-  let manifest: Manifest;
-  const { readInputs, resolveInputs } = await import("@curate/read");
-  const { runPipeline } = await import("@curate/core");
-  try {
-    const resolved = await resolveInputs(inputs);
-    const progress = createProgress(
-      resolved.reduce((sum, input) => sum + (input.bytes ?? 0), 0),
-      options.quiet || options.json,
-    );
-    const source = readInputs(inputs, { maxLineBytes: options.maxLineBytes, onBytes: progress.bytes });
-    const run = runPipeline(source, stages, writer.sinks);
-    try {
-      for await (const batch of run.batches) {
-        for (const record of batch) writer.write(record);
-        progress.records(batch.length);
-      }
-    } finally {
-      progress.done();
-    }
-    manifest = writer.finish({
-      counts: run.counts,
-      inputs: source.stats,
-      config: {
-        command: "split",
-        inputs: inputs.length > 0 ? inputs : ["-"],
-        out: options.out,
-        ...splitOptions,
-        ...(options.to !== undefined ? { to: options.to } : {}),
-        compress: options.compress ?? false,
-        force: options.force ?? false,
-        maxLineBytes: options.maxLineBytes,
-      },
+  // The same engine as `curate run`, with validation and dedup off: one writer loop, one manifest.
+  const config = parseRunConfig(
+    {
+      inputs,
+      out: options.out,
       seed: options.seed,
-      ...(splitStage.report ? { split: splitStage.report } : {}),
-      toolVersion: version,
-      wallMs: performance.now() - started,
-    });
-  } catch (error) {
-    writer.abort();
-    throw error;
-  }
-
-  if (options.json) printJson({ out: writer.dir, ...manifestSummaryJson(manifest) });
-  else if (!options.quiet) {
-    note(table(summaryRows(manifest)));
-    for (const line of summaryNotes(manifest)) note(line);
-    note(`wrote ${manifest.outputs.map((o) => o.path).join(", ")} and manifest.json to ${options.out}`);
-  }
-  if (manifest.conservation.rejected > 0) process.exitCode = 1;
+      maxLineBytes: options.maxLineBytes,
+      ...(options.to !== undefined ? { to: options.to } : {}),
+      compress: options.compress ?? false,
+      force: options.force ?? false,
+      validate: false,
+      dedup: false,
+      split: {
+        ...(sized ? { sizes } : { ratios: parseRatios(options.split) }),
+        ...(options.key !== undefined ? { key: options.key } : {}),
+        ...(options.stratifyBy !== undefined ? { stratifyBy: options.stratifyBy } : {}),
+        ...(options.groupBy !== undefined ? { groupBy: options.groupBy } : {}),
+        leakage: options.leakageCheck ? { ngram: options.ngram } : false,
+      },
+    },
+    "command line",
+  );
+  await runConfigured(config, { json: options.json ?? false, quiet: options.quiet ?? false, command: "split" });
 }
