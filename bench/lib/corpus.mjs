@@ -207,7 +207,7 @@ function vocabulary(sentences) {
 /**
  * Writes the corpus into `dir`: `alpaca.jsonl`, `chat.jsonl`, `small-10.jsonl` (ten valid chat records, for the
  * start-up rows) and `corpus.json` (what was written). Returns that manifest.
- * @example const manifest = generateCorpus({ records: 100_000, seed: 1, dir: "/tmp/corpus" });
+ * @example const manifest = generateCorpus({ records: 100_000, seed: 1, dir: path.join(os.tmpdir(), "corpus") });
  */
 export function generateCorpus({ records, seed, dir, root, pool = buildPool(root) }) {
   const started = performance.now();

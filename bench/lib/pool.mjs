@@ -121,7 +121,7 @@ function stringLeaves(value, out) {
  * Builds the sentence pool from `root` (the repository). Deterministic: files in sorted order, sentences in order
  * of appearance, duplicates removed (first kept). `hash` identifies the pool, so a cached corpus is rebuilt when
  * the fixtures or dependencies change.
- * @example const { sentences, hash } = buildPool("/work/main");
+ * @example const { sentences, hash } = buildPool(repoRoot);
  */
 export function buildPool(root) {
   const sources = [];
