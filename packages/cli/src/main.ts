@@ -6,6 +6,7 @@ import { registerRun } from "./commands/run.js";
 import { registerSplit } from "./commands/split.js";
 import { registerTokens } from "./commands/tokens.js";
 import { registerValidate } from "./commands/validate.js";
+import { prepareHelp } from "./common.js";
 import { reportError, version } from "./process.js";
 
 const examples = `
@@ -49,6 +50,7 @@ export function createProgram(): Command {
 export async function main(argv: readonly string[]): Promise<number> {
   const program = createProgram();
   try {
+    await prepareHelp(program, argv.slice(2));
     await program.parseAsync(argv as string[]);
     return typeof process.exitCode === "number" ? process.exitCode : 0;
   } catch (error) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { batchStage, fromArray, runPipeline, totals } from "./runner.js";
+import { batchStage, fromArray, jsonOf, rememberJson, runPipeline, totals } from "./runner.js";
 import { describeStageContract, runStage } from "./testing.js";
 import type { Stage } from "./types.js";
 
@@ -85,5 +85,18 @@ describe("runPipeline", () => {
     await expect(async () => {
       for await (const _ of run.records);
     }).rejects.toThrow(/conservation violated in stage "leaky": in 4 ≠ out 2/);
+  });
+});
+
+describe("rememberJson / jsonOf", () => {
+  it("returns the remembered text for that very object, and JSON.stringify for anything else", () => {
+    const data = { a: 1, b: ["x"] };
+    expect(jsonOf(data)).toBe('{"a":1,"b":["x"]}');
+    rememberJson(data, '{"a": 1, "b": ["x"]}');
+    expect(jsonOf(data)).toBe('{"a": 1, "b": ["x"]}');
+    expect(jsonOf({ ...data })).toBe('{"a":1,"b":["x"]}'); // a changed record is a new object
+    rememberJson("text", '"other"'); // primitives are not remembered
+    expect(jsonOf("text")).toBe('"text"');
+    expect(jsonOf(null)).toBe("null");
   });
 });

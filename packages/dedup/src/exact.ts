@@ -9,11 +9,10 @@ import {
   withStats,
 } from "./common.js";
 import { type DedupIndex, MemoryDedupIndex } from "./dedup-index.js";
-import { hash128 } from "./hash.js";
 import {
   DEFAULT_NORMALIZATION,
   type KeySpec,
-  keyFunction,
+  keyHasher,
   type Normalization,
   parseKey,
   parseNormalization,
@@ -41,10 +40,10 @@ function isThenable(value: unknown): value is PromiseLike<Source | undefined> {
 }
 
 /**
- * Exact dedup: hashes each record's key (xxh3-128 of the normalized training text by default) and keeps the first
- * record with each hash in input order. Every later one goes to the duplicates route naming the kept record's file
- * and line, with similarity 1 and the cluster id (the kept record's `file:line`). In `flag` mode duplicates are
- * kept with `meta.duplicateOf` and a warning, and every kept record gets `meta.cluster`.
+ * Exact dedup: hashes each record's key (`keyHasher`: a 128-bit hash of the normalized training text by default)
+ * and keeps the first record with each hash in input order. Every later one goes to the duplicates route naming the
+ * kept record's file and line, with similarity 1 and the cluster id (the kept record's `file:line`). In `flag` mode
+ * duplicates are kept with `meta.duplicateOf` and a warning, and every kept record gets `meta.cluster`.
  * @example await runPipeline(readInputs(["data/*.jsonl"]), [exactDedup({ normalize: "nfkc,lower,whitespace" })]);
  */
 export function exactDedup(options: ExactDedupOptions = {}): ExactDedupStage {
@@ -58,7 +57,7 @@ export function exactDedup(options: ExactDedupOptions = {}): ExactDedupStage {
   if (options.index !== undefined && typeof options.index?.firstSeen !== "function") {
     throw new UsageError("exactDedup(): `index` must have a firstSeen(hash, source) method");
   }
-  const keyOf = keyFunction(key, steps);
+  const hashOf = keyHasher(key, steps);
   const hash = new Uint32Array(4);
 
   let index: DedupIndex | undefined;
@@ -76,7 +75,7 @@ export function exactDedup(options: ExactDedupOptions = {}): ExactDedupStage {
       const out: Envelope[] = [];
       for (const item of items) {
         stats.records++;
-        hash128(keyOf(item.data), hash);
+        hashOf(item.data, hash);
         const found = index.firstSeen(hash, item.source);
         const kept = isThenable(found) ? await found : found;
         if (kept === undefined) {

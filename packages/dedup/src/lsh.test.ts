@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { candidateProbability, LshIndex, optimalBands } from "./lsh.js";
+import { random } from "./testing.js";
 
 describe("optimalBands", () => {
   it("minimises weighted false positives and negatives (datasketch's rule)", () => {
@@ -37,5 +38,35 @@ describe("LshIndex", () => {
     const found: number[] = [];
     lsh.query(Uint32Array.of(7), 0, 100, (id) => found.push(id));
     expect(found).toEqual([4507, 3007, 1507, 7]);
+  });
+});
+
+describe("LshIndex against a Map-of-arrays reference", () => {
+  it("finds the same records through growth, colliding keys and insert with or without a query first", () => {
+    const rand = random(21);
+    const bands = 4;
+    const lsh = new LshIndex(bands);
+    const reference = Array.from({ length: bands }, () => new Map<number, number[]>());
+    const keys = new Uint32Array(bands);
+    for (let id = 0; id < 20_000; id++) {
+      // Few distinct keys in band 0 (long chains), many in the others; some keys equal to 0 and to 2³² − 1.
+      keys[0] = Math.floor(rand() * 50);
+      for (let b = 1; b < bands; b++) keys[b] = rand() < 0.01 ? 0xffffffff : Math.floor(rand() * 2 ** 32) >>> (b * 3);
+      const found: number[] = [];
+      const queried = rand() < 0.8;
+      if (queried) lsh.query(keys, 0, 5, (other) => found.push(other));
+      const expected: number[] = [];
+      for (let b = 0; b < bands; b++) expected.push(...(reference[b]!.get(keys[b]!) ?? []).slice(-5).reverse());
+      if (queried) expect(found).toEqual(expected);
+      // Like near dedup: identical records are queried but not inserted.
+      if (rand() < 0.9) {
+        lsh.insert(id, keys, 0);
+        for (let b = 0; b < bands; b++) {
+          const list = reference[b]!.get(keys[b]!) ?? [];
+          list.push(id);
+          reference[b]!.set(keys[b]!, list);
+        }
+      }
+    }
   });
 });

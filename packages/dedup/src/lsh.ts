@@ -72,77 +72,102 @@ const MAX_LOAD = 0.75;
  * that key, and per (record, band) a link to the previous record with the same key. Per record and band that is
  * 8 bytes per slot at ≤ 75% load (10.7–21.3 bytes) plus a 4-byte link, in typed arrays; Maps of arrays cost ~10×.
  * Records are numbered 0, 1, 2, ... in input order.
+ *
+ * A slot is the key and the head side by side in one array, so a lookup costs one cache miss, not two: lookups are
+ * random over tables of megabytes, and the probe was two thirds of near dedup's own time on the calling thread
+ * (query + insert 5.5 → 4.2 µs per record with 16 bands on the 100k benchmark corpus). An `insert` of the keys
+ * the last `query` looked up, with no insert in between, reuses the slots that query found.
  * @example const lsh = new LshIndex(16); lsh.insert(0, keys, 0); lsh.query(keys, 0, 100, (id) => ids.push(id));
  */
 export class LshIndex {
-  private readonly tables: { keys: Uint32Array; heads: Uint32Array; count: number }[] = [];
+  /** Per band: slot i holds the key at 2i and the head (latest record id + 1, 0 = empty) at 2i + 1. */
+  private readonly tables: Uint32Array[] = [];
+  private readonly counts: Int32Array;
   private readonly links = new Uint32Pages();
+  /** Slots found by the last `query` and their keys, for the `insert` of the same keys that usually follows it. */
+  private readonly found: Int32Array;
+  private readonly foundKeys: Uint32Array;
+  /** Inserts so far; a found slot is only reused when no insert happened since the query that found it. */
+  private version = 0;
+  private foundVersion = -1;
 
   constructor(readonly bands: number) {
-    for (let b = 0; b < bands; b++)
-      this.tables.push({ keys: new Uint32Array(1024), heads: new Uint32Array(1024), count: 0 });
+    for (let b = 0; b < bands; b++) this.tables.push(new Uint32Array(2048));
+    this.counts = new Int32Array(bands);
+    this.found = new Int32Array(bands);
+    this.foundKeys = new Uint32Array(bands);
   }
 
-  /** Slot of `key` in band `band`'s table: where it is, or the empty slot where it would go. */
-  private slot(band: number, key: number): number {
-    const table = this.tables[band]!;
-    const mask = table.keys.length - 1;
+  /** Slot of `key` in `table`: where it is, or the empty slot where it would go. */
+  private slot(table: Uint32Array, key: number): number {
+    const mask = (table.length >>> 1) - 1;
     let pos = key & mask;
-    while (table.heads[pos] !== 0 && table.keys[pos] !== key) pos = (pos + 1) & mask;
+    while (table[2 * pos + 1] !== 0 && table[2 * pos] !== key) pos = (pos + 1) & mask;
     return pos;
   }
 
   /** Adds record `id` under its band keys `keys[at .. at + bands)`. Ids must grow. */
   insert(id: number, keys: Uint32Array, at: number): void {
+    const reuse = this.foundVersion === this.version;
+    this.version++;
     for (let band = 0; band < this.bands; band++) {
-      if (this.tables[band]!.count >= this.tables[band]!.keys.length * MAX_LOAD) this.grow(band);
-      const table = this.tables[band]!;
+      let table = this.tables[band]!;
       const key = keys[at + band]!;
-      const pos = this.slot(band, key);
-      if (table.heads[pos] === 0) {
-        table.keys[pos] = key;
-        table.count++;
+      let pos: number;
+      if (this.counts[band]! >= (table.length >>> 1) * MAX_LOAD) {
+        table = this.grow(band);
+        pos = this.slot(table, key);
+      } else pos = reuse && this.foundKeys[band] === key ? this.found[band]! : this.slot(table, key);
+      const head = table[2 * pos + 1]!;
+      if (head === 0) {
+        table[2 * pos] = key;
+        this.counts[band]!++;
       }
-      this.links.set(id * this.bands + band, table.heads[pos]!);
-      table.heads[pos] = id + 1;
+      this.links.set(id * this.bands + band, head);
+      table[2 * pos + 1] = id + 1;
     }
   }
 
   /**
    * Calls `visit(id)` for the records sharing a band key with `keys[at .. at + bands)`, newest first within a
    * band, at most `perBand` per band (a bound on the work a huge cluster can cause; its newest members are enough
-   * to join it). A record sharing several bands is visited once per band.
+   * to join it). A record sharing several bands is visited once per band. `visit` must not insert.
    */
   query(keys: Uint32Array, at: number, perBand: number, visit: (id: number) => void): void {
     for (let band = 0; band < this.bands; band++) {
-      const pos = this.slot(band, keys[at + band]!);
-      let next = this.tables[band]!.heads[pos]!;
+      const table = this.tables[band]!;
+      const key = keys[at + band]!;
+      const pos = this.slot(table, key);
+      this.found[band] = pos;
+      this.foundKeys[band] = key;
+      let next = table[2 * pos + 1]!;
       for (let seen = 0; next !== 0 && seen < perBand; seen++) {
         visit(next - 1);
         next = this.links.get((next - 1) * this.bands + band);
       }
     }
+    this.foundVersion = this.version;
   }
 
-  private grow(band: number): void {
+  private grow(band: number): Uint32Array {
     const old = this.tables[band]!;
-    const capacity = old.keys.length * 2;
-    const table = { keys: new Uint32Array(capacity), heads: new Uint32Array(capacity), count: old.count };
-    const mask = capacity - 1;
-    for (let i = 0; i < old.keys.length; i++) {
-      if (old.heads[i] === 0) continue;
-      let pos = old.keys[i]! & mask;
-      while (table.heads[pos] !== 0) pos = (pos + 1) & mask;
-      table.keys[pos] = old.keys[i]!;
-      table.heads[pos] = old.heads[i]!;
+    const table = new Uint32Array(old.length * 2);
+    const mask = (table.length >>> 1) - 1;
+    for (let i = 0; i < old.length; i += 2) {
+      if (old[i + 1] === 0) continue;
+      let pos = old[i]! & mask;
+      while (table[2 * pos + 1] !== 0) pos = (pos + 1) & mask;
+      table[2 * pos] = old[i]!;
+      table[2 * pos + 1] = old[i + 1]!;
     }
     this.tables[band] = table;
+    return table;
   }
 
   /** Bytes held by the tables and links. */
   get bytes(): number {
     let bytes = this.links.bytes;
-    for (const table of this.tables) bytes += table.keys.byteLength + table.heads.byteLength;
+    for (const table of this.tables) bytes += table.byteLength;
     return bytes;
   }
 }

@@ -38,4 +38,5 @@ export function charText(text: string): string;
 export function shingleHashes(text: string, kind: ShingleKind, n: number): Uint32Array;
 export function jaccardSorted(a: Uint32Array, b: Uint32Array): number;
 export function signatureSimilarity(a: Uint32Array, b: Uint32Array): number;
-export function createSketcher(params: SketchParams): Sketcher;
+export function shingleSet(values: Uint32Array, into?: Uint32Array): Uint32Array;
+export function createSketcher(params: SketchParams, options?: { readonly simd?: boolean }): Sketcher;

@@ -2,8 +2,10 @@ import { describe, expect, it } from "vitest";
 import {
   charText,
   createSketcher,
+  fmix32,
   jaccardSorted,
   shingleHashes,
+  shingleSet,
   signatureSimilarity,
   words,
 } from "../src/sketch-kernel.mjs";
@@ -74,5 +76,146 @@ describe("sketch kernel", () => {
     const batch = createSketcher(params).sketchBatch(["", "hello there"]);
     expect([...batch.sizes]).toEqual([0, 1]);
     expect(batch.offsets[1]).toBe(0);
+  });
+});
+
+/** Shingle hashes the plain way (a string per word, then per window), as the kernel computed them before it scanned
+ * code units directly: the fast path must give exactly these values. */
+function referenceHashes(text: string, kind: "word" | "char", n: number): number[] {
+  const fnv = (s: string) => {
+    let h = 0x811c9dc5;
+    for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+    return fmix32(h);
+  };
+  let out: number[];
+  if (kind === "char") {
+    const t = charText(text);
+    if (t.length === 0) return [];
+    out = t.length <= n ? [fnv(t)] : Array.from({ length: t.length - n + 1 }, (_, i) => fnv(t.slice(i, i + n)));
+  } else {
+    const list = words(text).map(fnv);
+    if (list.length === 0) return [];
+    const width = Math.min(n, list.length);
+    out = [];
+    for (let i = 0; i + width <= list.length; i++) {
+      let h = Math.imul(width, 0x9e3779b1);
+      for (let j = 0; j < width; j++) {
+        h = Math.imul(h ^ list[i + j]!, 0x85ebca6b);
+        h = (h << 13) | (h >>> 19);
+      }
+      out.push(fmix32(h));
+    }
+  }
+  return [...new Set(out)].sort((a, b) => a - b);
+}
+
+/** Pieces that stress the word scanner: case, digits, punctuation, whitespace runs, NFKC and case mappings that change
+ * length, final sigma, combining marks, other scripts' digits, astral letters and symbols, lone surrogates. */
+const PIECES = [
+  "The",
+  "ZigZag",
+  "A@Z[a`z{0/9:", // the neighbours of every ASCII range the scanner tests
+  "cat",
+  "SAT",
+  "on",
+  "mat",
+  "42",
+  "3.14",
+  "don't",
+  "e-mail",
+  "  ",
+  "\n\n",
+  "\t",
+  " \u00a0 ",
+  "…",
+  "Ｈｅｌｌｏ",
+  "ﬁnal",
+  "İstanbul",
+  "ΣΟΦΙΑ",
+  "όσος",
+  "Straße",
+  "e\u0301",
+  "café",
+  "٣٤",
+  "日本語",
+  "𝐀𝐁𝐂",
+  "😀",
+  "a😀b",
+  "\ud800",
+  "x\udc00y",
+  "<|user|>",
+  "²",
+  "Ⅻ",
+  "",
+];
+
+function randomText(rand: () => number): string {
+  const length = Math.floor(rand() * 30);
+  let text = "";
+  for (let i = 0; i < length; i++) {
+    text += PIECES[Math.floor(rand() * PIECES.length)]!;
+    if (rand() < 0.7) text += " ";
+  }
+  return text;
+}
+
+describe("sketch kernel fast paths", () => {
+  it("scans words and hashes shingles exactly like the string reference, on 3,000 seeded texts", () => {
+    const rand = random(11);
+    for (let t = 0; t < 3000; t++) {
+      const text = randomText(rand);
+      for (const [kind, n] of [
+        ["word", 5],
+        ["word", 1],
+        ["word", 3],
+        ["char", 4],
+      ] as const) {
+        expect([...shingleHashes(text, kind, n)], `${kind}:${n} ${JSON.stringify(text)}`).toEqual(
+          referenceHashes(text, kind, n),
+        );
+      }
+    }
+    expect(shingleHashes("", "word", 5).length).toBe(0);
+    expect(shingleHashes(" \n\t ... ", "word", 5).length).toBe(0);
+  });
+
+  it("gives the same band keys and payloads with WebAssembly SIMD as with the JavaScript loop", () => {
+    const rand = random(5);
+    const texts = Array.from({ length: 400 }, () => randomText(rand));
+    // A text long enough to make the WebAssembly memory grow while a batch is being sketched.
+    texts.push(Array.from({ length: 60_000 }, (_, i) => `w${i % 9973}`).join(" "));
+    texts.push("", "one", "  ");
+    for (const numPerm of [2, 7, 16, 128, 200]) {
+      for (const payload of ["shingles", "signature"] as const) {
+        const p = {
+          ...params,
+          numPerm,
+          bands: Math.min(numPerm, 16),
+          rows: Math.max(1, Math.floor(numPerm / 16)),
+          payload,
+        };
+        const simd = createSketcher(p).sketchBatch(texts);
+        const js = createSketcher(p, { simd: false }).sketchBatch(texts);
+        expect([...simd.bands]).toEqual([...js.bands]);
+        expect([...simd.sizes]).toEqual([...js.sizes]);
+        expect([...simd.offsets]).toEqual([...js.offsets]);
+        expect([...simd.payload]).toEqual([...js.payload]);
+      }
+    }
+  });
+
+  it("sends shingles in text order; their set is shingleHashes", () => {
+    const rand = random(8);
+    const texts = Array.from({ length: 200 }, () => randomText(rand));
+    texts.push("a b c d e f a b c d e f"); // 8 shingles, 6 distinct: "a b c d e" and "b c d e f" repeat
+    const batch = createSketcher(params).sketchBatch(texts);
+    texts.forEach((text, i) => {
+      const raw = batch.payload.subarray(batch.offsets[i]!, batch.offsets[i + 1]!);
+      expect(raw.length).toBe(batch.sizes[i]);
+      expect([...shingleSet(raw)]).toEqual([...shingleHashes(text, "word", 5)]);
+    });
+    const last = batch.sizes[texts.length - 1]!;
+    expect(last).toBe(8);
+    expect(shingleSet(batch.payload.subarray(batch.offsets[texts.length - 1]!)).length).toBe(6);
   });
 });

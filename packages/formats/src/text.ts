@@ -9,6 +9,14 @@ function isRec(value: unknown): value is Rec {
 }
 
 /**
+ * Receives a record's training text in pieces, in order: their concatenation is `trainingText(record)`. Lets a
+ * consumer (exact dedup's key hash) read the text without the joined string ever being built.
+ */
+export interface TextSink {
+  write(part: string): void;
+}
+
+/**
  * Text of a message `content`: a string, or an array of `{ type: "text", text }` parts.
  * @example contentText([{ type: "text", text: "Hello, " }, { type: "text", text: "world" }]); // "Hello, world"
  */
@@ -20,24 +28,111 @@ export function contentText(content: unknown): string {
   return "";
 }
 
-function messageText(message: unknown): string {
-  if (!isRec(message)) return "";
-  const role = typeof message.role === "string" ? message.role : typeof message.from === "string" ? message.from : "";
-  let text = contentText(message.content ?? message.value);
-  if (Array.isArray(message.tool_calls)) {
-    for (const call of message.tool_calls) {
-      if (isRec(call) && isRec(call.function))
-        text += `\n${String(call.function.name)}(${String(call.function.arguments)})`;
-    }
+function writeContent(content: unknown, sink: TextSink): void {
+  if (typeof content === "string") sink.write(content);
+  else if (Array.isArray(content)) {
+    for (const part of content) if (isRec(part) && typeof part.text === "string") sink.write(part.text);
   }
-  return `<|${role}|>\n${text}`;
 }
 
-function turnsText(value: unknown): string {
-  if (typeof value === "string") return value;
-  if (Array.isArray(value)) return value.map(messageText).join("\n");
-  if (isRec(value) && Array.isArray(value.messages)) return turnsText(value.messages);
-  return "";
+/** One turn, after `separator` (the "\n" between turns is written with the tag: one call fewer per turn). */
+function writeMessage(message: unknown, separator: string, sink: TextSink): void {
+  if (!isRec(message)) {
+    sink.write(separator);
+    return;
+  }
+  const role = typeof message.role === "string" ? message.role : typeof message.from === "string" ? message.from : "";
+  sink.write(separator === "" ? "<|" : "\n<|");
+  sink.write(role);
+  sink.write("|>\n");
+  writeContent(message.content ?? message.value, sink);
+  if (Array.isArray(message.tool_calls)) {
+    for (const call of message.tool_calls) {
+      if (isRec(call) && isRec(call.function)) {
+        sink.write(`\n${String(call.function.name)}(${String(call.function.arguments)})`);
+      }
+    }
+  }
+}
+
+/** Turns joined by "\n" (a hole or a non-object turn adds its separator and no text). */
+function writeTurns(value: unknown, sink: TextSink): void {
+  if (typeof value === "string") sink.write(value);
+  else if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) writeMessage(value[i], i > 0 ? "\n" : "", sink);
+  } else if (isRec(value) && Array.isArray(value.messages)) writeTurns(value.messages, sink);
+}
+
+/** Writes `value` if it is a non-empty string, after "\n\n" unless `first`; returns the next call's `first`. */
+function writeField(value: unknown, first: boolean, sink: TextSink): boolean {
+  if (typeof value !== "string" || value === "") return first;
+  if (!first) sink.write("\n\n");
+  sink.write(value);
+  return false;
+}
+
+/**
+ * Writes the training text of `record` to `sink` in pieces (see `trainingText` for what it is); `trainingText` is
+ * this with the pieces joined, so the two can never disagree.
+ * @example const parts: string[] = []; writeTrainingText({ prompt: "Hi", completion: "!" }, { write: (p) => parts.push(p) }); // parts: ["Hi", "!"]
+ */
+export function writeTrainingText(record: unknown, sink: TextSink): void {
+  if (!isRec(record)) {
+    if (typeof record === "string") sink.write(record);
+    return;
+  }
+  if (Array.isArray(record.messages)) writeTurns(record.messages, sink);
+  else if (Array.isArray(record.conversations)) writeTurns(record.conversations, sink);
+  else writeOther(record, sink);
+}
+
+/** Records without top-level turns: preference pairs, alpaca, prompt + completion, unknown shapes. */
+function writeOther(record: Rec, sink: TextSink): void {
+  if (isRec(record.input) && ("preferred_output" in record || "non_preferred_output" in record)) {
+    writeTurns(record.input, sink);
+    sink.write("\n\n");
+    writeTurns(record.preferred_output, sink);
+    sink.write("\n\n");
+    writeTurns(record.non_preferred_output, sink);
+    return;
+  }
+  if ("chosen" in record || "rejected" in record) {
+    writeTurns(record.prompt, sink);
+    sink.write("\n\n");
+    writeTurns(record.chosen, sink);
+    sink.write("\n\n");
+    writeTurns(record.rejected, sink);
+    return;
+  }
+  if (typeof record.instruction === "string") {
+    // Non-empty strings among system, instruction, input, output, joined by "\n\n" (no array per record).
+    let first = writeField(record.system, true, sink);
+    first = writeField(record.instruction, first, sink);
+    first = writeField(record.input, first, sink);
+    writeField(record.output, first, sink);
+    return;
+  }
+  if (typeof record.prompt === "string" || typeof record.completion === "string") {
+    sink.write(String(record.prompt ?? ""));
+    sink.write(String(record.completion ?? ""));
+    return;
+  }
+  // Unknown shapes: every string field, empty ones too, joined by "\n\n".
+  let first = true;
+  for (const value of Object.values(record)) {
+    if (typeof value !== "string") continue;
+    if (!first) sink.write("\n\n");
+    sink.write(value);
+    first = false;
+  }
+}
+
+/** Collects the pieces: V8 concatenates into a rope, flattened once by whoever reads the string. */
+class StringSink implements TextSink {
+  text = "";
+  write(part: string): void {
+    this.text += part;
+  }
 }
 
 /**
@@ -47,26 +142,7 @@ function turnsText(value: unknown): string {
  * @example trainingText({ instruction: "Add 2 and 2", output: "4" }); // "Add 2 and 2\n\n4"
  */
 export function trainingText(record: unknown): string {
-  if (!isRec(record)) return typeof record === "string" ? record : "";
-  if (Array.isArray(record.messages)) return turnsText(record.messages);
-  if (Array.isArray(record.conversations)) return turnsText(record.conversations);
-  if (isRec(record.input) && ("preferred_output" in record || "non_preferred_output" in record)) {
-    return [turnsText(record.input), turnsText(record.preferred_output), turnsText(record.non_preferred_output)].join(
-      "\n\n",
-    );
-  }
-  if ("chosen" in record || "rejected" in record) {
-    return [turnsText(record.prompt), turnsText(record.chosen), turnsText(record.rejected)].join("\n\n");
-  }
-  if (typeof record.instruction === "string") {
-    return [record.system, record.instruction, record.input, record.output]
-      .filter((part): part is string => typeof part === "string" && part !== "")
-      .join("\n\n");
-  }
-  if (typeof record.prompt === "string" || typeof record.completion === "string") {
-    return `${String(record.prompt ?? "")}${String(record.completion ?? "")}`;
-  }
-  return Object.values(record)
-    .filter((v): v is string => typeof v === "string")
-    .join("\n\n");
+  const sink = new StringSink();
+  writeTrainingText(record, sink);
+  return sink.text;
 }

@@ -4,11 +4,12 @@ import { rejectEntry, TOO_LONG_HEAD } from "./record.js";
 
 type Utf8Slice = (this: Buffer, start: number, end: number) => string;
 /**
- * `Buffer#utf8Slice` is what `toString("utf8", start, end)` calls after normalising its arguments; on short lines
- * that normalising costs more than the decoding (bench/read/checks.bench.mjs: 2.5x). It is undocumented, so fall
- * back to `toString` if a Node version lacks it.
+ * Decodes with U+FFFD for bad bytes, no check. `Buffer#utf8Slice` is what `toString("utf8", start, end)` calls
+ * after normalising its arguments; on short lines that normalising costs more than the decoding
+ * (bench/read/checks.bench.mjs: 2.5x). It is undocumented, so fall back to `toString` if a Node version lacks it.
+ * @example utf8Slice.call(Buffer.from("hi"), 0, 2); // "hi"
  */
-const utf8Slice: Utf8Slice =
+export const utf8Slice: Utf8Slice =
   (Buffer.prototype as unknown as { utf8Slice?: Utf8Slice }).utf8Slice ??
   function (this: Buffer, start: number, end: number) {
     return this.toString("utf8", start, end);

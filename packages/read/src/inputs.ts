@@ -1,7 +1,7 @@
 import { stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { CurateError } from "@curate/core";
-import fg from "fast-glob";
+import type FastGlob from "fast-glob";
 import type { ReadOptions } from "./types.js";
 
 /**
@@ -27,6 +27,18 @@ export interface ResolvedInput {
 /** Codepoint order, not locale order, so every machine reads files in the same order. */
 function byPath(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+let fastGlob: Promise<typeof FastGlob> | undefined;
+
+/**
+ * fast-glob, loaded on first use: only directories and glob patterns need it, and its import took 120–230 ms on the
+ * shared 2-core machine under load, the biggest part of importing this package (with fzstd also lazy, importing
+ * @curate/read went from ~200 to ~70 ms there). `curate validate file.jsonl` never needs it.
+ */
+function glob(): Promise<typeof FastGlob> {
+  fastGlob ??= import("fast-glob").then((module) => module.default);
+  return fastGlob;
 }
 
 function notFound(message: string): CurateError {
@@ -64,6 +76,7 @@ export async function resolveInputs(patterns: readonly string[], options: ReadOp
       continue;
     }
     if (info?.isDirectory()) {
+      const fg = await glob();
       const entries = await fg("**/*", { cwd: resolve(cwd, pattern), onlyFiles: true, stats: true, dot: false });
       const files = entries.filter((entry) => DATA_FILE.test(entry.path)).sort((a, b) => byPath(a.path, b.path));
       if (files.length === 0) {
@@ -72,7 +85,8 @@ export async function resolveInputs(patterns: readonly string[], options: ReadOp
       for (const entry of files) add(join(pattern, entry.path), entry.stats?.size);
       continue;
     }
-    if (info === undefined && fg.isDynamicPattern(pattern)) {
+    const fg = info === undefined ? await glob() : undefined;
+    if (fg?.isDynamicPattern(pattern)) {
       const entries = await fg(pattern, { cwd, onlyFiles: true, stats: true, dot: false });
       if (entries.length === 0) throw notFound(`no file matches ${pattern}`);
       for (const entry of entries.sort((a, b) => byPath(a.path, b.path))) add(entry.path, entry.stats?.size);

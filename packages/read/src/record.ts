@@ -140,14 +140,33 @@ function parseFailure(text: string, error: unknown, origin: Origin, terminated: 
 // bench/read/checks.bench.mjs: the tree walk about a fifth of JSON.parse, the colon count under a tenth.
 /** Every key token: a `"`, optional whitespace, then `:`. A regex count is sound but costs half a JSON.parse. */
 const KEY_TOKEN = /"\s*:/g;
+
+/** Key tokens in `text` (matches of KEY_TOKEN), counted without building the array of matches `match` returns. */
+function countKeyTokens(text: string): number {
+  KEY_TOKEN.lastIndex = 0;
+  let count = 0;
+  while (KEY_TOKEN.exec(text) !== null) count++;
+  return count;
+}
 /** A high surrogate escape not followed by a low one, or a low one not preceded by a high one. */
 const LONE_SURROGATE_ESCAPE =
   /\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}/;
 
-/** Counts `:` in `text`, giving up once past `limit`. A native `indexOf` per colon. */
-function countColons(text: string, limit: number): number {
+/**
+ * Counts the `:` that may end a key token, giving up once past `limit`: those right after a `"` or a JSON whitespace
+ * character (a key token is `"`, optional whitespace, `:`). A native `indexOf` per colon. Colons in prose follow a
+ * letter, so this count matches the tree's key count far more often than counting every colon did (on the bench
+ * corpus the regex fallback ran for 269 records in 100k instead of 27,297; the whole pre-test cost 20 ms instead
+ * of 52 ms per 100k records).
+ */
+function countKeyColons(text: string, limit: number): number {
   let count = 0;
-  for (let i = text.indexOf(":"); i !== -1 && count <= limit; i = text.indexOf(":", i + 1)) count++;
+  for (let i = text.indexOf(":"); i !== -1; i = text.indexOf(":", i + 1)) {
+    const before = text.charCodeAt(i - 1);
+    if (before === 34 || before === 32 || before === 10 || before === 13 || before === 9) {
+      if (++count > limit) break;
+    }
+  }
   return count;
 }
 
@@ -218,13 +237,14 @@ function countKeys(root: object): number {
 }
 
 /**
- * Whether `text` may hold two equal keys in one object. Every key token is followed (after whitespace) by one `:`,
- * and a few more colons may sit inside strings, so `colons ≥ key tokens ≥ keys in the tree`, with equality only
- * when nothing was dropped. Colons are the cheapest count; when strings hold colons, the key-token regex decides.
+ * Whether `text` may hold two equal keys in one object. Every key token ends with one `:` right after its closing
+ * `"` or after whitespace, and a few more such colons may sit inside strings, so `key colons ≥ key tokens ≥ keys in
+ * the tree`, with equality only when nothing was dropped. The colon count is the cheapest; when strings hold such
+ * colons, the key-token regex decides.
  */
 function mayHaveDuplicateKeys(text: string, keys: number): boolean {
-  if (countColons(text, keys) === keys) return false;
-  return (text.match(KEY_TOKEN)?.length ?? 0) !== keys;
+  if (countKeyColons(text, keys) === keys) return false;
+  return countKeyTokens(text) !== keys;
 }
 
 type Path = (string | number)[];

@@ -3,7 +3,6 @@ import { open } from "node:fs/promises";
 import { pipeline, Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import { CurateError } from "@curate/core";
-import { Decompress } from "fzstd";
 
 /**
  * The compression of an input, found from its first bytes.
@@ -161,8 +160,12 @@ async function* gunzip(raw: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
   }
 }
 
-/** Node 20 has no zstd in zlib; fzstd's streaming `Decompress` is pure JS and needs no native build. */
+/**
+ * Node 20 has no zstd in zlib; fzstd's streaming `Decompress` is pure JS and needs no native build. Loaded on first
+ * use, like fast-glob: importing it cost 30–45 ms of every start-up (under load), zstd input or not.
+ */
 async function* unzstd(raw: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  const { Decompress } = await import("fzstd");
   let out: Buffer[] = [];
   const decoder = new Decompress((data) => {
     if (data.length > 0) out.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength));

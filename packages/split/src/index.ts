@@ -1,7 +1,7 @@
 export { contentHash, contentHashOf, normalizeText, stableJson, unitPosition } from "./hash.js";
-export { forEachNgram, NgramIndex } from "./ngram.js";
+export { forEachNgram, NgramHashes, NgramIndex, ngramHashes } from "./ngram.js";
 export { type FieldPath, parseFieldPath, valueAt } from "./path.js";
 export { roundTable } from "./rounding.js";
 export { checkRatios, checkSizes, MAX_SPLITS, parseRatios, type SplitTarget } from "./spec.js";
-export { Spill, type SpillOptions } from "./spill.js";
+export { Spill, type SpilledRecord, type SpillOptions } from "./spill.js";
 export * from "./split.js";

@@ -1,11 +1,19 @@
-import { CurateError, type Envelope, type Source, type Stage, type StageContext, UsageError } from "@curate/core";
+import {
+  CurateError,
+  type Envelope,
+  rememberJson,
+  type Source,
+  type Stage,
+  type StageContext,
+  UsageError,
+} from "@curate/core";
 import { trainingText } from "@curate/formats";
 import { contentHash, contentHashOf, normalizeText, stableJson, unitPosition } from "./hash.js";
-import { forEachNgram, NgramIndex } from "./ngram.js";
+import { NgramHashes, NgramIndex, ngramHashes } from "./ngram.js";
 import { type FieldPath, parseFieldPath, valueAt } from "./path.js";
 import { roundTable } from "./rounding.js";
 import { checkRatios, checkSizes, parseRatios, type SplitTarget } from "./spec.js";
-import { Spill } from "./spill.js";
+import { Spill, type SpilledRecord } from "./spill.js";
 
 /**
  * The split used when none is given.
@@ -110,8 +118,11 @@ export interface SplitReport {
   readonly strata?: readonly StratumSummary[];
   readonly strataCount?: number;
   readonly leakage?: LeakageReport;
-  /** Memory held per record between the passes (typed arrays), and bytes spilled to disk. */
-  readonly memory: { readonly bytesPerRecord: number; readonly spillBytes: number };
+  /**
+   * Memory held per record between the passes (typed arrays), bytes spilled to disk, and the leakage check's
+   * n-gram index at its largest (it grows with the held-out splits: 1–2 KB per held-out record of English prose).
+   */
+  readonly memory: { readonly bytesPerRecord: number; readonly spillBytes: number; readonly leakageIndexBytes: number };
 }
 
 /** The split stage: a Stage that also tells the writer its split names and, after a run, its report. */
@@ -181,7 +192,7 @@ function label(value: unknown): string {
  * are ordered by value); the order of records within each split follows the input. Two passes: records spill
  * to a temp file (past `memoryBytes`) while typed arrays hold 9 bytes per record (position, split), +4 with
  * strata, +4 when ranking is needed (stratified or size mode), +16 per record with a cluster; the leakage check
- * indexes held-out records only.
+ * indexes held-out records only (1–2 KB per held-out record of English prose, `report.memory.leakageIndexBytes`).
  * @example
  * await pipeline([readInputs(["data.jsonl"]), split({ ratios: "train=0.9,test=0.1", seed: 7, groupBy: "conversation_id" })])
  *   .run({ out: "out" });
@@ -302,9 +313,9 @@ async function* runSplit(
   try {
     // Pass 1: store every record, remember only its unit's position (and stratum).
     for await (const item of source) {
-      spill.append(item);
       const data = item.data;
       let recordKey: string | undefined;
+      let hash: string | undefined;
       if (keyPath) {
         const value = valueAt(data, keyPath);
         if (value === undefined || value === null) {
@@ -312,7 +323,12 @@ async function* runSplit(
           ctx.warn(item, missingIssue("split_key_missing", "--key", keyName, "the content hash is used instead"));
         } else recordKey = `r:${stableJson(value)}`;
       }
-      recordKey ??= `r:${contentHash(data)}`;
+      if (recordKey === undefined) {
+        hash = contentHash(data);
+        recordKey = `r:${hash}`;
+      }
+      // The content hash travels with the record, for the leakage check's exact comparison in pass 2.
+      spill.append(item, hash);
 
       const cluster = settings.keepClusters ? item.meta?.cluster : undefined;
       const clusterKey = typeof cluster === "string" || typeof cluster === "number" ? `m:${cluster}` : undefined;
@@ -394,25 +410,29 @@ async function* runSplit(
 
     // Pass 2: yield every record with its split. With the leakage check on, held-out records come first (they
     // fill the index that training records are checked against); each split's records stay in input order.
-    const tag = (item: Envelope, j: number): Envelope => ({
-      ...item,
-      meta: { ...item.meta, split: targets[j]!.name },
-    });
+    // The record read back is this stage's own: its envelope is built once, with the split, and its data's JSON
+    // (as stored) goes to the writer, which then need not serialise the record again.
+    const tag = (record: SpilledRecord, j: number): Envelope => {
+      rememberJson(record.data, record.json);
+      return { data: record.data, source: record.source, meta: { ...record.meta, split: targets[j]!.name } };
+    };
     let leakageReport: LeakageReport | undefined;
+    let leakageIndexBytes = 0;
     const heldOutCount = n - perSplit[trainIndex]!;
     if (settings.leakage && heldOutCount > 0 && perSplit[trainIndex]! > 0) {
       const check = new LeakageCheck(settings.leakage.ngram, settings.leakage.examples, heldOutCount);
-      for (const [i, item] of spill.entries((i) => splitOf[i] !== trainIndex)) {
-        check.addHeldOut(item, splitOf[i]!);
-        yield tag(item, splitOf[i]!);
+      for (const record of spill.records((i) => splitOf[i] !== trainIndex)) {
+        check.addHeldOut(record, splitOf[record.index]!);
+        yield tag(record, splitOf[record.index]!);
       }
-      for (const [, item] of spill.entries((i) => splitOf[i] === trainIndex)) {
-        check.checkTrain(item);
-        yield tag(item, trainIndex);
+      for (const record of spill.records((i) => splitOf[i] === trainIndex)) {
+        check.checkTrain(record);
+        yield tag(record, trainIndex);
       }
       leakageReport = check.report(targets, trainIndex, perSplit);
+      leakageIndexBytes = check.indexBytes;
     } else {
-      for (const [i, item] of spill.entries()) yield tag(item, splitOf[i]!);
+      for (const record of spill.records()) yield tag(record, splitOf[record.index]!);
       if (settings.leakage) leakageReport = emptyLeakage(settings, targets, trainIndex, perSplit);
     }
 
@@ -448,7 +468,7 @@ async function* runSplit(
           }
         : {}),
       ...(leakageReport ? { leakage: leakageReport } : {}),
-      memory: { bytesPerRecord, spillBytes: spill.diskBytes },
+      memory: { bytesPerRecord, spillBytes: spill.diskBytes, leakageIndexBytes },
     } satisfies SplitReport;
   } finally {
     spill.dispose();
@@ -674,6 +694,16 @@ function emptyLeakage(
   return { ngram: settings.leakage!.ngram, train: settings.train, splits };
 }
 
+/** What the leakage check reads of a record: its data and source, and its content hash if pass 1 computed it. */
+interface LeakageItem {
+  readonly data: unknown;
+  readonly source: Source;
+  /** The content hash (`contentHash(data)`), or "" to compute it here. */
+  readonly note?: string;
+}
+
+const NON_ASCII = /[^\x00-\x7f]/;
+
 /**
  * Exact and n-gram overlap between held-out records (indexed first) and training records (checked after).
  * Memory grows with the held-out splits only: one Map entry per held-out record, and the n-gram table.
@@ -681,6 +711,7 @@ function emptyLeakage(
 class LeakageCheck {
   private readonly exactIndex = new Map<string, number[]>();
   private readonly ngrams: NgramIndex;
+  private readonly hashes = new NgramHashes();
   private readonly heldSplit: Uint8Array;
   private readonly heldSource: Source[] = [];
   private readonly exact: Uint8Array;
@@ -700,21 +731,24 @@ class LeakageCheck {
     this.overlap = new Uint8Array(heldOut);
   }
 
-  addHeldOut(item: Envelope, split: number): void {
+  /** Bytes of the n-gram index. */
+  get indexBytes(): number {
+    return this.ngrams.bytes;
+  }
+
+  addHeldOut(item: LeakageItem, split: number): void {
     const doc = this.count++;
     this.heldSplit[doc] = split;
     this.heldSource.push(item.source);
-    const text = normalizeText(trainingText(item.data));
-    const hash = contentHashOf(item.data, text);
+    const hash = this.textOf(item);
     const docs = this.exactIndex.get(hash);
     if (docs) docs.push(doc);
     else this.exactIndex.set(hash, [doc]);
-    forEachNgram(text, this.n, (hi, lo) => this.ngrams.add(hi, lo, doc));
+    this.ngrams.addAll(this.hashes, doc);
   }
 
-  checkTrain(item: Envelope): void {
-    const text = normalizeText(trainingText(item.data));
-    const docs = this.exactIndex.get(contentHashOf(item.data, text));
+  checkTrain(item: LeakageItem): void {
+    const docs = this.exactIndex.get(this.textOf(item));
     if (docs) {
       for (const doc of docs) {
         if (this.exact[doc]) continue;
@@ -722,14 +756,29 @@ class LeakageCheck {
         this.note(doc, "exact", item.source);
       }
     }
-    // Two closures per record, not per n-gram: the lookups run ~100 times per record.
-    const onDoc = (doc: number) => {
+    // One closure per record, not per n-gram: the lookups run ~60 times per record.
+    this.ngrams.takeAll(this.hashes, (doc: number) => {
       if (this.overlap[doc]) return;
       this.overlap[doc] = 1;
       if (!this.exact[doc]) this.note(doc, "ngram", item.source);
-    };
-    const ngrams = this.ngrams;
-    forEachNgram(text, this.n, (hi, lo) => ngrams.take(hi, lo, onDoc));
+    });
+  }
+
+  /**
+   * Fills `this.hashes` with the record's n-grams and returns its content hash (from pass 1 when it was computed
+   * there). N-grams are taken from the NFC form only: words are runs of letters and digits, so collapsing
+   * whitespace and trimming (the rest of `normalizeText`) cannot change them, and skipping it saved ~1 µs per
+   * record.
+   */
+  private textOf(item: LeakageItem): string {
+    const raw = trainingText(item.data);
+    if (item.note) {
+      ngramHashes(NON_ASCII.test(raw) ? raw.normalize("NFC") : raw, this.n, this.hashes);
+      return item.note;
+    }
+    const text = normalizeText(raw);
+    ngramHashes(text, this.n, this.hashes);
+    return contentHashOf(item.data, text);
   }
 
   private note(doc: number, kind: LeakExample["kind"], train: Source): void {

@@ -48,6 +48,39 @@ describe("TokenizerPool", () => {
     },
   );
 
+  it.each(["o200k_base", "llama3"])(
+    "counts chats of every kind the same in-process and on 2 workers (packed for the wire) (%s)",
+    async (name) => {
+      const spec = resolveTokenizer(name);
+      const mixed: ChatInput[] = chats.flatMap((chat, i): ChatInput[] => {
+        const [user, assistant] = chat.messages as [
+          { role: string; content: string },
+          { role: string; content: string },
+        ];
+        switch (i % 6) {
+          case 0:
+            return [chat];
+          case 1:
+            return [{ messages: [user, { ...assistant, weight: 0 }] }];
+          case 2:
+            return [{ messages: [{ role: "user", content: [{ type: "text", text: user.content }] }, assistant] }];
+          case 3:
+            return [{ messages: [user, assistant], tools: [{ type: "function", function: { name: "lookup" } }] }];
+          case 4:
+            return [{ messages: [{ content: user.content, role: "user" }, assistant] }];
+          default:
+            // A conversation the template refuses (roles must alternate): an error, in place.
+            return [{ messages: [assistant, assistant, user] }, { messages: [] }];
+        }
+      });
+      const [here, there] = await Promise.all(
+        [inProcess, twoWorkers].map((pool) => pool.tokenizer(spec).countChats(mixed)),
+      );
+      expect(here!.length).toBe(mixed.length);
+      expect(there).toEqual(here);
+    },
+  );
+
   it("keeps batch order when many batches are in flight at once", async () => {
     const tokenizer = twoWorkers.tokenizer(resolveTokenizer("cl100k_base"));
     const batches = Array.from({ length: 12 }, (_, i) => texts.slice(i * 20, i * 20 + 20));

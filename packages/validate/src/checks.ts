@@ -5,6 +5,7 @@
  */
 import { describeValue, formatPath, type Issue } from "@curate/core";
 import type { FormatName } from "@curate/formats";
+import { CONTROL, isBlank, REPLACEMENT, SUSPECT } from "./chars.js";
 
 type Rec = Record<string, unknown>;
 type Path = readonly PropertyKey[];
@@ -38,10 +39,6 @@ function textOf(content: unknown): string | undefined {
   for (const part of content) if (isRec(part) && typeof part.text === "string") text += part.text;
   return text;
 }
-
-// A regex test stops at the first non-space character; `trim()` would copy the string first.
-const NON_SPACE = /\S/;
-const isBlank = (text: string) => !NON_SPACE.test(text);
 
 function checkText(value: unknown, path: Path, what: string, out: Issues): void {
   const text = textOf(value);
@@ -433,16 +430,9 @@ export function checkContent(format: FormatName, record: Rec, out: Issues): void
 // ---------------------------------------------------------------------------------------------------------------
 // Text hygiene, for every string in the record
 
-// C0 controls except tab, newline and carriage return; DEL; C1 controls (a sign of Latin-1/UTF-8 mix-ups too).
-const CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]/;
-const REPLACEMENT = "\uFFFD";
-
 function codePoint(char: string): string {
   return `U+${char.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`;
 }
-
-// One test per string for both kinds; the rare hit is then looked at closely.
-const SUSPECT = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\uFFFD]/;
 
 function scanString(text: string, path: readonly PropertyKey[], out: Issues): void {
   if (!SUSPECT.test(text)) return;

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
-import { fromArray, type Stage, type StageCounts } from "@curate/core";
+import { fromArray, rememberJson, type Stage, type StageCounts } from "@curate/core";
 import { afterAll, describe, expect, it } from "vitest";
 import { DatasetWriter, writeDataset } from "./dataset.js";
 import { renderReportHtml } from "./html.js";
@@ -259,6 +259,25 @@ describe("DatasetWriter", () => {
     expect(Object.keys(manifest.splits)).toEqual(["all"]);
     expect(readFileSync(join(dir, "all.jsonl"), "utf8")).toBe('{"text":"A"}\n{"text":"B"}\n');
     expect(manifest.splits.all!.tokens).toBeUndefined();
+  });
+
+  it("writes the JSON a stage remembered for a record, unless a later stage replaced the record's data", async () => {
+    const dir = freshDir();
+    // The split stage remembers the JSON it read back; spaces make reuse visible here (JSON.stringify has none).
+    const reading: Stage = async function* reading(source) {
+      for await (const item of source) {
+        rememberJson(item.data, JSON.stringify(item.data, null, 1).replaceAll("\n", ""));
+        yield item;
+      }
+    };
+    const changing: Stage = async function* changing(source) {
+      for await (const item of source) {
+        const data = item.data as { q: string };
+        yield data.q === "b" ? { ...item, data: { q: "B" } } : { ...item, meta: { ...item.meta, seen: true } };
+      }
+    };
+    await writeDataset({ dir, source: fromArray([{ q: "a" }, { q: "b" }]), stages: [reading, changing] });
+    expect(readFileSync(join(dir, "train.jsonl"), "utf8")).toBe('{ "q": "a"}\n{"q":"B"}\n');
   });
 
   it("refuses split names that are not file names", () => {

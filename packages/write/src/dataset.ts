@@ -6,6 +6,7 @@ import {
   type Duplicate,
   type Envelope,
   InternalError,
+  jsonOf,
   type PipelineSinks,
   type RecordSource,
   type Rejected,
@@ -194,7 +195,8 @@ export class DatasetWriter {
     const split = typeof item.meta?.split === "string" ? item.meta.split : (this.options.defaultSplit ?? "train");
     const file = this.open(split);
     const data = this.options.transform ? this.options.transform(item) : item.data;
-    file.writer.write(`${JSON.stringify(data)}\n`);
+    // `jsonOf`: the split stage hands over each record's JSON as it read it back, so it is not serialised twice.
+    file.writer.write(`${jsonOf(data)}\n`);
     file.records++;
     const tokens = item.meta?.tokens;
     if (tokens && typeof tokens.total === "number") {

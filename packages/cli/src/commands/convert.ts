@@ -1,9 +1,17 @@
 import { UsageError } from "@curate/core";
-import { canConvert, convertTo, type FormatName, formatNames, isFormatName, shapeCodes } from "@curate/formats";
-import { formatDiagnostic, type RuleSettings, rejectDiagnostics, rules, validate } from "@curate/validate";
-import { stdoutSink } from "@curate/write";
+import type { FormatName } from "@curate/formats";
+import type { RuleSettings, rules as ruleList } from "@curate/validate";
 import { type Command, Option } from "commander";
-import { addIoOptions, type IoOptions, note, parseInteger, runCommand, summaryJson, summaryTable } from "../common.js";
+import {
+  addIoOptions,
+  beforeParse,
+  type IoOptions,
+  note,
+  parseInteger,
+  runCommand,
+  summaryJson,
+  summaryTable,
+} from "../common.js";
 
 const help = `
 Examples:
@@ -33,7 +41,7 @@ interface ConvertCommandOptions extends IoOptions {
 }
 
 /** Conversion checks shape only: the content rules (who speaks last, empty text) are `curate validate`'s job. */
-function shapeOnly(): RuleSettings {
+function shapeOnly(shapeCodes: readonly string[], rules: typeof ruleList): RuleSettings {
   const shape = new Set<string>([...shapeCodes, "unknown_format", "format_mismatch"]);
   const settings: Record<string, "off"> = {};
   for (const rule of rules) if (!shape.has(rule.code)) settings[rule.code] = "off";
@@ -45,13 +53,15 @@ function shapeOnly(): RuleSettings {
  * @example registerConvert(program); // curate convert --to chat alpaca.jsonl
  */
 export function registerConvert(program: Command): void {
+  // The format names come from @curate/formats (zod schemas): loaded only when `convert` is the command being run.
+  const to = new Option("-t, --to <format>", "target format").makeOptionMandatory();
   const command = program
     .command("convert")
     .summary("convert records between formats (alpaca, sharegpt, prompt/completion ↔ chat; pairs ↔ dpo)")
     .description(
       "Convert records to another format. Records that would lose a field in the target format are rejected with the field named, never converted partially.",
     )
-    .addOption(new Option("-t, --to <format>", `target format: ${formatNames.join(", ")}`).makeOptionMandatory())
+    .addOption(to)
     .addOption(new Option("--from <format>", "source format (auto: detected per file)").default("auto"))
     .addOption(
       new Option("--extra <policy>", "keys the source format does not define: error, keep (copy over) or drop")
@@ -60,7 +70,16 @@ export function registerConvert(program: Command): void {
     )
     .addOption(new Option("--max-errors <n>", "list at most N problems on stderr").argParser(parseInteger));
   addIoOptions(command);
+  beforeParse(command, async () => {
+    const { formatNames } = await import("@curate/formats");
+    to.description = `target format: ${formatNames.join(", ")}`;
+  });
   command.addHelpText("after", help).action(async (inputs: string[], options: ConvertCommandOptions) => {
+    const [
+      { canConvert, convertTo, formatNames, isFormatName, shapeCodes },
+      { formatDiagnostic, rejectDiagnostics, rules, validate },
+      { stdoutSink },
+    ] = await Promise.all([import("@curate/formats"), import("@curate/validate"), import("@curate/write")]);
     if (!isFormatName(options.to)) {
       throw new UsageError(`--to must be one of ${formatNames.join(", ")}, found "${options.to}"`);
     }
@@ -82,7 +101,10 @@ export function registerConvert(program: Command): void {
     try {
       result = await runCommand({
         inputs,
-        stages: [validate({ format: from, rules: shapeOnly() }), convertTo({ to, from, extra: options.extra })],
+        stages: [
+          validate({ format: from, rules: shapeOnly(shapeCodes, rules) }),
+          convertTo({ to, from, extra: options.extra }),
+        ],
         out,
         rejects: options.rejects,
         quiet: options.quiet,

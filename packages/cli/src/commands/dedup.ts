@@ -1,6 +1,5 @@
 import type { Duplicate, Stage, Warning } from "@curate/core";
 import type { DecontaminationStats, DedupStats, NearDedupStats } from "@curate/dedup";
-import { duplicateLine } from "@curate/write";
 import { type Command, Option } from "commander";
 import {
   addIoOptions,
@@ -155,8 +154,9 @@ export function registerDedup(program: Command): void {
   addIoOptions(command, { duplicates: true });
   command.addHelpText("after", examples).action(async (inputs: string[], options: DedupCommandOptions) => {
     const built = await buildStages(options);
+    const { duplicateLine } = await import("@curate/write");
     // Flagged duplicates stay in the output; they are listed in --duplicates too, marked as flagged.
-    const flaggedSink = options.mode === "flag" ? openSink(options.duplicates) : undefined;
+    const flaggedSink = options.mode === "flag" ? await openSink(options.duplicates) : undefined;
     const contaminated: Warning[] = [];
     const rejectedContaminated: string[] = [];
     let result: CommandRunResult;

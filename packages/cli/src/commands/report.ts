@@ -1,13 +1,5 @@
 import { statSync } from "node:fs";
 import { join } from "node:path";
-import {
-  AtomicFileWriter,
-  manifestSummaryJson,
-  readManifest,
-  renderReportHtml,
-  summaryNotes,
-  summaryRows,
-} from "@curate/write";
 import type { Command } from "commander";
 import { note, printJson, table } from "../common.js";
 
@@ -40,7 +32,10 @@ export function registerReport(program: Command): void {
     .option("--html <file>", "write a self-contained HTML report (inline SVG charts, no network) to this file")
     .option("--json", "print the summary as JSON")
     .addHelpText("after", examples)
-    .action((path: string, options: ReportOptions) => {
+    .action(async (path: string, options: ReportOptions) => {
+      // Loaded here, not at the top: the manifest schema is zod, which `curate --help` must not pay for.
+      const { AtomicFileWriter, manifestSummaryJson, readManifest, renderReportHtml, summaryNotes, summaryRows } =
+        await import("@curate/write");
       const file = isFolder(path) ? join(path, "manifest.json") : path;
       const manifest = readManifest(file);
       if (options.json) printJson(manifestSummaryJson(manifest));

@@ -12,7 +12,7 @@ import {
   table,
   usage,
 } from "../common.js";
-import { loadRunConfig, parseRunConfig, type RunConfig } from "../config.js";
+import type { RunConfig } from "../config.js";
 import { version } from "../process.js";
 
 const examples = `
@@ -141,14 +141,16 @@ export function registerRun(program: Command): void {
     .option("-q, --quiet", "no progress or summary on stderr")
     .addHelpText("after", examples)
     .action(async (inputs: string[], options: RunCommandOptions, command: Command) => {
+      // The config schema is zod: loaded here, not at the top, so that other commands never build it.
+      const { loadRunConfig, parseRunConfig } = await import("../config.js");
       const fromFile = options.config ? await loadRunConfig(options.config) : {};
-      const config = mergeFlags(fromFile, inputs, options, command);
+      const config = parseRunConfig(mergeFlags(fromFile, inputs, options, command), "command line");
       await runConfigured(config, { json: options.json ?? false, quiet: options.quiet ?? false });
     });
 }
 
-/** Flags the user typed override the config file; defaults never do. */
-function mergeFlags(base: RunConfig, inputs: string[], o: RunCommandOptions, command: Command): RunConfig {
+/** Flags the user typed override the config file; defaults never do. Returns the unchecked result. */
+function mergeFlags(base: RunConfig, inputs: string[], o: RunCommandOptions, command: Command): unknown {
   const given = (name: string) => {
     const source = command.getOptionValueSource(name);
     return source !== undefined && source !== "default";
@@ -230,7 +232,7 @@ function mergeFlags(base: RunConfig, inputs: string[], o: RunCommandOptions, com
     if (given("groupBy")) split.groupBy = o.groupBy;
     config.split = split;
   }
-  return parseRunConfig(config, "command line");
+  return config;
 }
 
 function parseRules(specs: readonly string[]): Record<string, string> {

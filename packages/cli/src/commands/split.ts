@@ -1,8 +1,11 @@
-import { DEFAULT_RATIOS, parseRatios } from "@curate/split";
 import { type Command, Option } from "commander";
 import { parseInteger, parsePositive, usage } from "../common.js";
-import { parseRunConfig } from "../config.js";
-import { runConfigured } from "./run.js";
+
+/**
+ * @curate/split's `DEFAULT_RATIOS`, repeated here so that registering the command (and `curate --help`) does not
+ * load the split package; split.test.ts checks that the two agree.
+ */
+export const DEFAULT_RATIOS = "train=0.9,validation=0.05,test=0.05";
 
 const examples = `
 Examples:
@@ -86,6 +89,11 @@ async function runSplit(inputs: string[], options: SplitCommandOptions, ratiosGi
   }
   const sized = options.testSize !== undefined || options.validationSize !== undefined;
   if (sized && ratiosGiven) usage("give either --split ratios or --test-size/--validation-size, not both");
+  const [{ parseRatios }, { parseRunConfig }, { runConfigured }] = await Promise.all([
+    import("@curate/split"),
+    import("../config.js"),
+    import("./run.js"),
+  ]);
   const sizes: Record<string, number> = {};
   if (options.testSize !== undefined) sizes.test = options.testSize;
   if (options.validationSize !== undefined) sizes.validation = options.validationSize;

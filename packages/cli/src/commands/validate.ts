@@ -1,21 +1,23 @@
 import { UsageError } from "@curate/core";
-import { formatNames, formats, isFormatName, loadUserSchema } from "@curate/formats";
-import {
-  type Diagnostic,
-  formatDiagnostic,
-  parseRuleSettings,
-  rejectDiagnostics,
-  rules,
-  validate,
-  warningDiagnostic,
-} from "@curate/validate";
-import { stdoutSink, type TextSink } from "@curate/write";
+import type { FormatName, formats as formatTable } from "@curate/formats";
+import type { Diagnostic, rules as ruleList } from "@curate/validate";
+import type { TextSink } from "@curate/write";
 import { type Command, Option } from "commander";
-import { addIoOptions, collect, type IoOptions, note, parseInteger, runCommand, table } from "../common.js";
+import {
+  addIoOptions,
+  beforeParse,
+  collect,
+  formatCount,
+  type IoOptions,
+  note,
+  parseInteger,
+  runCommand,
+  table,
+} from "../common.js";
 
-const ruleLines = rules.map((r) => `  ${r.code.padEnd(34)}${r.severity.padEnd(7)}${r.description}`).join("\n");
-
-const help = `
+// The formats and rules come from @curate/formats and @curate/validate (zod schemas): loaded when `validate` is the
+// command being run (see `beforeParse`), never by `curate --help` or the other commands.
+const examples = `
 Examples:
   $ curate validate data/train.jsonl                       list every problem, exit 1 if any record is invalid
   $ curate validate data/ --format chat --strict           force the format; unknown keys are errors
@@ -32,7 +34,15 @@ Output:
   then a summary (records, valid, problems by code). Valid records are written only with --out
   (--out - writes them to stdout). With --json, diagnostics and the summary are JSON lines
   ({"type":"diagnostic",...} per problem, then one {"type":"summary",...}) on stdout, or on stderr
-  when --out - puts the records on stdout: stdout never mixes records and diagnostics.
+  when --out - puts the records on stdout: stdout never mixes records and diagnostics.`;
+
+const exitCodes =
+  "Exit codes: 0 every record is valid (warnings allowed), 1 some records are invalid, 2 usage or internal error.";
+
+/** The full help text, with the format and rule tables. */
+function helpText(formatNames: readonly FormatName[], formats: typeof formatTable, rules: typeof ruleList): string {
+  const ruleLines = rules.map((r) => `  ${r.code.padEnd(34)}${r.severity.padEnd(7)}${r.description}`).join("\n");
+  return `${examples}
 
 Formats (--format, default auto: each file's format is detected from its first records):
 ${formatNames.map((name) => `  ${name.padEnd(18)}${formats[name].description}`).join("\n")}
@@ -40,7 +50,8 @@ ${formatNames.map((name) => `  ${name.padEnd(18)}${formats[name].description}`).
 Rules (code, default severity; change one with --rule code=error|warn|off; --strict makes unknown keys errors):
 ${ruleLines}
 
-Exit codes: 0 every record is valid (warnings allowed), 1 some records are invalid, 2 usage or internal error.`;
+${exitCodes}`;
+}
 
 interface ValidateCommandOptions extends IoOptions {
   format: string;
@@ -69,6 +80,7 @@ class DiagnosticPrinter {
   private heldCount = 0;
 
   constructor(
+    private readonly formatDiagnostic: (d: Diagnostic) => string,
     private readonly sink: TextSink,
     private readonly json: boolean,
     private readonly limit: number | undefined,
@@ -103,7 +115,7 @@ class DiagnosticPrinter {
   private print(d: Diagnostic): void {
     const shown = d.severity === "error" ? ++this.shownErrors : ++this.shownWarnings;
     if (this.limit !== undefined && shown > this.limit) return;
-    this.sink.write(this.json ? `${JSON.stringify({ type: "diagnostic", ...d })}\n` : `${formatDiagnostic(d)}\n`);
+    this.sink.write(this.json ? `${JSON.stringify({ type: "diagnostic", ...d })}\n` : `${this.formatDiagnostic(d)}\n`);
   }
 
   /** A line saying how many were not shown, when --max-errors cut the list. */
@@ -123,15 +135,14 @@ class DiagnosticPrinter {
  * @example registerValidate(program); // curate validate data/*.jsonl --strict
  */
 export function registerValidate(program: Command): void {
+  const format = new Option("-f, --format <name>", "record format: auto or a format name").default("auto");
   const command = program
     .command("validate")
     .summary("check records against their format and the rules; list every problem")
     .description(
       "Check every record against its format (detected per file, or --format) and the validation rules, and list every problem as file:line severity code path message. With --out the valid records are written, with --rejects the invalid ones with their reasons, so the same command cleans a file.",
     )
-    .addOption(
-      new Option("-f, --format <name>", `record format: auto or one of ${formatNames.join(", ")}`).default("auto"),
-    )
+    .addOption(format)
     .option(
       "--schema <file>",
       "also check against your schema: a JSON Schema (.json) or a module exporting a zod schema",
@@ -149,7 +160,24 @@ export function registerValidate(program: Command): void {
   const quiet = command.options.find((o) => o.long === "--quiet");
   if (quiet) quiet.description = "print errors only: no warnings, no summary";
 
-  command.addHelpText("after", help).action(async (inputs: string[], options: ValidateCommandOptions) => {
+  // Without the tables only when the help is built outside a parse (helpInformation() on a fresh program).
+  let help = `${examples}\n\n${exitCodes}`;
+  beforeParse(command, async () => {
+    const [{ formatNames, formats }, { rules }] = await Promise.all([
+      import("@curate/formats"),
+      import("@curate/validate"),
+    ]);
+    format.description = `record format: auto or one of ${formatNames.join(", ")}`;
+    help = helpText(formatNames, formats, rules);
+  });
+
+  command.addHelpText("after", () => help);
+  command.action(async (inputs: string[], options: ValidateCommandOptions) => {
+    const [
+      { formatNames, isFormatName, loadUserSchema },
+      { formatDiagnostic, parseRuleSettings, rejectDiagnostics, validate, warningDiagnostic },
+      { stdoutSink },
+    ] = await Promise.all([import("@curate/formats"), import("@curate/validate"), import("@curate/write")]);
     if (options.format !== "auto" && !isFormatName(options.format)) {
       throw new UsageError(`--format must be auto or one of ${formatNames.join(", ")}, found "${options.format}"`);
     }
@@ -167,7 +195,13 @@ export function registerValidate(program: Command): void {
     const recordsOnStdout = options.out === "-";
     const jsonOut = options.json === true;
     const diagnostics = stdoutSink(jsonOut && !recordsOnStdout ? process.stdout : process.stderr);
-    const printer = new DiagnosticPrinter(diagnostics, jsonOut, options.maxErrors, !options.quiet || jsonOut);
+    const printer = new DiagnosticPrinter(
+      formatDiagnostic,
+      diagnostics,
+      jsonOut,
+      options.maxErrors,
+      !options.quiet || jsonOut,
+    );
 
     let result: Awaited<ReturnType<typeof runCommand>>;
     try {
@@ -231,8 +265,8 @@ export function registerValidate(program: Command): void {
     }
     const verdict =
       rejected === 0
-        ? `curate validate: ${files === 1 ? "1 file" : `${files} files`}, all ${read.toLocaleString("en-US")} records valid`
-        : `curate validate: ${rejected.toLocaleString("en-US")} of ${read.toLocaleString("en-US")} records invalid in ${files === 1 ? "1 file" : `${files} files`}`;
+        ? `curate validate: ${files === 1 ? "1 file" : `${files} files`}, all ${formatCount(read)} records valid`
+        : `curate validate: ${formatCount(rejected)} of ${formatCount(read)} records invalid in ${files === 1 ? "1 file" : `${files} files`}`;
     note(`${table(rows)}\n${verdict}`);
   });
 }
