@@ -24,7 +24,7 @@ Examples:
   $ cat raw.jsonl | curate dedup --near --shingle char:5 --mode flag > flagged.jsonl
 
 Exact dedup hashes each record's key (default: its training text, NFKC + whitespace-collapsed) with
-xxh3-128 and keeps the first occurrence in input order. Near dedup (--near) compares word 5-gram
+MurmurHash3 x86_128 and keeps the first occurrence in input order. Near dedup (--near) compares word 5-gram
 (or --shingle char:N) MinHash signatures in LSH buckets and verifies every candidate by exact Jaccard
 (--no-verify trusts the signature estimate instead). --against rejects records sharing a 13-word
 sequence (--ngram) with any eval record, with code "contaminated".
