@@ -120,6 +120,10 @@ export function checkTargets(rows, corpus) {
     pass: startup.ms < 300,
     value: `${n(startup.ms)} ms`,
   }));
+  check("pre-commit hook entry on 10 lines < 300 ms wall", ["startup:hook-10"], (startup) => ({
+    pass: startup.ms < 300,
+    value: `${n(startup.ms)} ms`,
+  }));
   check("exact dedup (read+exact) faster than jq | sort -u", ["read+exact", "baseline:jq-sort-u"], (exact, jq) => ({
     pass: exact.ms < jq.ms,
     value: `${(jq.ms / exact.ms).toFixed(2)} × the baseline's speed`,

@@ -70,6 +70,12 @@ export const ROWS = [
     stages: ["read+validate", "read+exact", "read+split+write"],
   },
   { name: "startup:validate-10", kind: "startup", about: "curate validate on a 10-line file", command: "validate" },
+  {
+    name: "startup:hook-10",
+    kind: "startup",
+    about: "the pre-commit hook's entry (dist/curate-validate.mjs, bundled) on the same 10-line file",
+    hook: true,
+  },
   { name: "startup:help", kind: "startup", about: "curate --help" },
   {
     name: "baseline:jq-sort-u",
@@ -261,12 +267,19 @@ async function runStartup(row, ctx) {
   if (row.command && !cli.commands.has(row.command)) {
     return { status: "na", note: `n/a (curate ${row.command} not registered yet)` };
   }
-  const args = row.command ? [row.command, ctx.corpus.small] : ["--help"];
+  // The hook row runs what pre-commit runs: the bundle `npm run build` writes (scripts/bundle-hook.mjs).
+  const hookBin = join(ctx.root, "dist/curate-validate.mjs");
+  if (row.hook && !existsSync(hookBin)) {
+    return { status: "na", note: "n/a (dist/curate-validate.mjs not built: npm run build)" };
+  }
+  const argv = row.hook
+    ? [hookBin, ctx.corpus.small]
+    : [cli.bin, ...(row.command ? [row.command, ctx.corpus.small] : ["--help"])];
   const times = [];
   let maxRssKb = 0;
   // One warm-up run fills the OS file cache; the median of the rest is what a pre-commit hook sees.
   for (let i = 0; i <= ctx.startupRuns; i++) {
-    const result = await measure([process.execPath, cli.bin, ...args], { timeoutMs: 60_000, cwd: ctx.root });
+    const result = await measure([process.execPath, ...argv], { timeoutMs: 60_000, cwd: ctx.root });
     if (result.code !== 0 && result.code !== 1) return { ...failure(result, row.name), wallMs: result.wallMs };
     if (i === 0) continue;
     times.push(result.wallMs);
