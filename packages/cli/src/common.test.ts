@@ -1,29 +1,13 @@
+import { seededRandom } from "@curate/core/testing";
 import { DEFAULT_RATIOS as splitDefault } from "@curate/split";
 import { Command } from "commander";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_RATIOS } from "./commands/split.js";
 import { beforeParse, formatCount, prepareHelp, table } from "./common.js";
 
-/** sfc32: seeded, so a failure names inputs that can be replayed. */
-function random(seed: number): () => number {
-  let a = seed;
-  let b = 0x9e3779b9;
-  let c = 0x243f6a88;
-  let d = 0xb7e15162;
-  return () => {
-    const t = (((a + b) | 0) + d) | 0;
-    d = (d + 1) | 0;
-    a = b ^ (b >>> 9);
-    b = (c + (c << 3)) | 0;
-    c = (c << 21) | (c >>> 11);
-    c = (c + t) | 0;
-    return (t >>> 0) / 4294967296;
-  };
-}
-
 describe("formatCount", () => {
   it("writes numbers exactly as toLocaleString('en-US') does", () => {
-    const next = random(7);
+    const next = seededRandom(7);
     const values = [0, -0, 1, -1, 12, 999, 1000, -1000, 12_345, 999_999, 1_000_000, 2 ** 53 - 1, -(2 ** 53 - 1)];
     values.push(2 ** 53, 1e21, 0.5, 1234.5678, -0.0001, Number.NaN, Number.POSITIVE_INFINITY);
     for (let i = 0; i < 2000; i++) {

@@ -115,3 +115,19 @@ export function describeStageContract(name: string, makeStage: () => Stage, reco
     });
   });
 }
+
+/**
+ * A small seeded PRNG (mulberry32) returning numbers in [0, 1): property tests over seeded inputs are the same on every
+ * run, so a failure names an input that can be found again.
+ * @example const random = seededRandom(7); random(); // 0.6...
+ */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+}

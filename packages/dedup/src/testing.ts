@@ -4,17 +4,10 @@
  * small edits at known rates.
  */
 
-/** A seeded PRNG (mulberry32): test corpora are the same on every run. */
-export function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
+import { seededRandom } from "@curate/core/testing";
+
+/** The shared seeded PRNG, under the name dedup's tests use. */
+export const random = seededRandom;
 
 /** String shingles the obvious way: the reference the MinHash kernel is checked against. */
 export function referenceShingles(text: string, kind: "word" | "char", n: number): Set<string> {
@@ -287,7 +280,7 @@ export function corpus(
   originals: number,
   rates = [0, 0.005, 0.01, 0.02, 0.04, 0.07, 0.1, 0.15, 0.2],
 ): Corpus {
-  const rand = random(seed);
+  const rand = seededRandom(seed);
   const entries: { at: number; record: { instruction: string; output: string }; rate: number }[] = [];
   for (let i = 0; i < originals; i++) {
     const record = {

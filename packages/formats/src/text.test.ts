@@ -1,3 +1,4 @@
+import { seededRandom } from "@curate/core/testing";
 import { describe, expect, it } from "vitest";
 import { contentText, trainingText, writeTrainingText } from "./text.js";
 
@@ -44,18 +45,6 @@ function referenceTrainingText(record: unknown): string {
   return Object.values(record)
     .filter((v): v is string => typeof v === "string")
     .join("\n\n");
-}
-
-/** mulberry32: the same records on every run. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
 }
 
 /** Records of every shape `trainingText` knows, with odd values where it must not care (or must). */
@@ -125,7 +114,7 @@ describe("trainingText", () => {
   });
 
   it("is the concatenation of the pieces writeTrainingText gives, and equals the join-based reference", () => {
-    const next = random(11);
+    const next = seededRandom(11);
     const wrong: unknown[] = [];
     for (let i = 0; i < 5000; i++) {
       const record = randomRecord(next);

@@ -2,19 +2,11 @@ import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Envelope, jsonOf } from "@curate/core";
+import { seededRandom } from "@curate/core/testing";
 import { afterEach, describe, expect, it } from "vitest";
 import { normalizeText } from "./hash.js";
 import { NgramHashes, NgramIndex, ngramHashes } from "./ngram.js";
 import { Spill } from "./spill.js";
-
-/** A small deterministic generator, so the property tests are reproducible. */
-function lcg(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return state / 2 ** 32;
-  };
-}
 
 // Pieces chosen to hit every branch: ASCII words and digits, upper case, punctuation, whitespace runs of every
 // kind, accented letters composed and decomposed (NFC matters), CJK, Greek with case, an astral letter and an
@@ -114,7 +106,7 @@ function fastNgrams(text: string, n: number, out = new NgramHashes()): string[] 
 
 describe("ngramHashes", () => {
   it("equals the slow reference on 3,000 seeded texts (non-ASCII, whitespace runs, empty), reusing one buffer", () => {
-    const random = lcg(7);
+    const random = seededRandom(7);
     const buffer = new NgramHashes();
     let ngrams = 0;
     for (let trial = 0; trial < 3000; trial++) {
@@ -130,7 +122,7 @@ describe("ngramHashes", () => {
   });
 
   it("gives the same n-grams for a text and its normalizeText form (the leakage check skips the whitespace pass)", () => {
-    const random = lcg(11);
+    const random = seededRandom(11);
     for (let trial = 0; trial < 2000; trial++) {
       const raw = randomText(random, 60);
       const nfc = /[^\x00-\x7f]/.test(raw) ? raw.normalize("NFC") : raw;
@@ -141,7 +133,7 @@ describe("ngramHashes", () => {
 
 describe("NgramIndex", () => {
   it("hands out the same documents, in the same order, as a plain Map of posting lists", () => {
-    const random = lcg(3);
+    const random = seededRandom(3);
     const index = new NgramIndex(16); // small, so that it grows many times
     const reference = new Map<string, number[]>();
     const key = (hi: number, lo: number) => `${hi | 0}:${lo | 0}`;

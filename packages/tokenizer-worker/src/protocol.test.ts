@@ -1,24 +1,8 @@
 import { deserialize, serialize } from "node:v8";
+import { seededRandom } from "@curate/core/testing";
 import { describe, expect, it } from "vitest";
 import { packChats, packCounts, unpackChats, unpackCounts } from "./protocol.js";
 import type { ChatCount, ChatInput } from "./types.js";
-
-/** sfc32: seeded, so a failure names inputs that can be replayed. */
-function random(seed: number): () => number {
-  let a = seed;
-  let b = 0x9e3779b9;
-  let c = 0x243f6a88;
-  let d = 0xb7e15162;
-  return () => {
-    const t = (((a + b) | 0) + d) | 0;
-    d = (d + 1) | 0;
-    a = b ^ (b >>> 9);
-    b = (c + (c << 3)) | 0;
-    c = (c << 21) | (c >>> 11);
-    c = (c + t) | 0;
-    return (t >>> 0) / 4294967296;
-  };
-}
 
 const pieces = [
   "",
@@ -35,7 +19,7 @@ const pieces = [
 ];
 
 function chatsFrom(seed: number, n: number): ChatInput[] {
-  const next = random(seed);
+  const next = seededRandom(seed);
   const pick = <T>(list: readonly T[]): T => list[Math.floor(next() * list.length)]!;
   const text = () => Array.from({ length: Math.floor(next() * 4) }, () => pick(pieces)).join("");
   return Array.from({ length: n }, () => {
@@ -92,7 +76,7 @@ describe("packChats / unpackChats", () => {
 
 describe("packCounts / unpackCounts", () => {
   it("gives back counts and errors in order", () => {
-    const next = random(9);
+    const next = seededRandom(9);
     const counts: ChatCount[] = Array.from({ length: 500 }, (_, i) =>
       next() < 0.1
         ? { error: `template failed ${i}: ü` }

@@ -1,21 +1,10 @@
 import { describeValue, type Envelope, formatPath } from "@curate/core";
-import { runStage } from "@curate/core/testing";
+import { runStage, seededRandom } from "@curate/core/testing";
 import { detectFormat, type FormatName, formatNames } from "@curate/formats";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { cleanPath, isCleanAs, withFormat } from "./clean.js";
 import { checkRecordAs, validate } from "./validate.js";
-
-/** A small seeded PRNG (mulberry32), so that a failure names a record that can be found again. */
-function prng(seed: number): () => number {
-  let a = seed | 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Records of every format, most of them clean or one flaw away from clean: text with non-ASCII, white space runs
@@ -23,7 +12,7 @@ function prng(seed: number): () => number {
  * unknown keys, roles out of order, weights, names, content parts, tool calls, inherited and `__proto__` keys.
  */
 function generate(count: number, seed: number): unknown[] {
-  const random = prng(seed);
+  const random = seededRandom(seed);
   const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
   const chance = (p: number) => random() < p;
   let dirt = 0; // per record: 0 clean, 0.03 and 0.1 a flaw here and there, 1 adversarial
