@@ -67,8 +67,10 @@ export interface RejectReason {
   readonly code: RejectCode;
   readonly message: string;
   readonly issues?: readonly Issue[];
-  /** 1-based column, for parse errors. */
+  /** 1-based column, for parse errors (on `errorLine` when set, else on the record's line). */
   readonly column?: number;
+  /** The line the error is on, when a record spans lines (pretty-printed JSON) and it is not the record's first. */
+  readonly errorLine?: number;
   /** A short excerpt of the offending input. */
   readonly excerpt?: string;
   readonly [key: string]: unknown;

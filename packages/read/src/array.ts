@@ -1,7 +1,7 @@
 import { decodeUtf8, invalidUtf8Entry, PendingBytes, tooLongEntry } from "./bytes.js";
+import { ChunkCursor } from "./cursor.js";
 import { type Entry, type Origin, parseRecord, Routed, rejectEntry, TOO_LONG_HEAD } from "./record.js";
 
-const LF = 10;
 const QUOTE = 34;
 const BACKSLASH = 92;
 
@@ -20,27 +20,57 @@ function isWs(c: number | undefined): boolean {
 }
 
 /**
+ * Where a structural scanner is inside a JSON string: `escaped` carries a backslash that ended the previous chunk.
+ * @example const state: StringState = { inString: true, escaped: false };
+ */
+export interface StringState {
+  inString: boolean;
+  escaped: boolean;
+}
+
+/**
+ * In a string at `i`: jumps to just past the next unescaped quote with `indexOf` (clearing `inString`), or to `n`
+ * when the chunk ends first, carrying a pending backslash across chunks in `state.escaped`.
+ * @example i = skipString(this, chunk, i, chunk.length);
+ */
+export function skipString(state: StringState, chunk: Buffer, i: number, n: number): number {
+  if (state.escaped) {
+    state.escaped = false;
+    i++;
+  }
+  for (;;) {
+    const q = chunk.indexOf(QUOTE, i);
+    const stop = q === -1 ? n : q;
+    let k = stop - 1;
+    while (k >= i && chunk[k] === BACKSLASH) k--;
+    const odd = (stop - 1 - k) % 2 === 1;
+    if (q === -1) {
+      state.escaped = odd;
+      return n;
+    }
+    if (!odd) {
+      state.inString = false;
+      return q + 1;
+    }
+    i = q + 1;
+  }
+}
+
+/**
  * Splits a `.json` file holding one array of records into the records, one chunk at a time, so a huge array needs
  * no more memory than its largest element. It tracks only string and nesting state to find where each element
  * ends; `JSON.parse` then parses each element alone and reports its errors. Hand-rolled because streaming JSON
  * parsers on npm build values token by token in JS, which is many times slower than `JSON.parse` per element.
  * @example const s = new JsonArraySplitter("a.json", 1 << 24, 1, 2); s.push(afterBracket, out); s.end(out);
  */
-export class JsonArraySplitter {
+export class JsonArraySplitter extends ChunkCursor {
   private phase: Phase = Phase.Between;
   private afterComma = false;
   private depth = 0;
-  private inString = false;
-  private escaped = false;
+  /** String state, read and written by `skipString`. */
+  inString = false;
+  escaped = false;
   private readonly pending: PendingBytes;
-
-  // Position tracking. `offset` is the byte offset of the current chunk's start in the input; lines are counted
-  // lazily with a cursor on the next newline, so element starts and errors get line and column cheaply.
-  private offset = 0;
-  private line: number;
-  private lineStart: number;
-  private chunk: Buffer = Buffer.alloc(0);
-  private nextNewline = -1;
 
   private elementLine = 0;
   private elementColumn = 0;
@@ -57,31 +87,12 @@ export class JsonArraySplitter {
     line: number,
     column: number,
   ) {
-    this.line = line;
-    this.lineStart = 1 - column;
+    super(line, column);
     this.pending = new PendingBytes(maxRecordBytes);
   }
 
-  get currentLine(): number {
-    return this.line;
-  }
-
-  /** Moves the line cursor past every newline before `pos` in the current chunk. */
-  private advanceTo(pos: number): void {
-    while (this.nextNewline !== -1 && this.nextNewline < pos) {
-      this.line++;
-      this.lineStart = this.offset + this.nextNewline + 1;
-      this.nextNewline = this.chunk.indexOf(LF, this.nextNewline + 1);
-    }
-  }
-
-  private columnAt(pos: number): number {
-    return this.offset + pos - this.lineStart + 1;
-  }
-
   push(chunk: Buffer, out: Entry[]): void {
-    this.chunk = chunk;
-    this.nextNewline = chunk.indexOf(LF);
+    this.startChunk(chunk);
     const n = chunk.length;
     if (this.trailing) {
       this.trailingContent(chunk, 0, n);
@@ -93,7 +104,7 @@ export class JsonArraySplitter {
     while (i < n) {
       if (this.phase === Phase.Element) {
         if (this.inString) {
-          i = this.skipString(chunk, i, n);
+          i = skipString(this, chunk, i, n);
           continue;
         }
         const c = chunk[i]!;
@@ -198,30 +209,6 @@ export class JsonArraySplitter {
           },
         ),
       );
-    }
-  }
-
-  /** In a string: jumps to the next unescaped quote with `indexOf`, carrying a pending backslash across chunks. */
-  private skipString(chunk: Buffer, i: number, n: number): number {
-    if (this.escaped) {
-      this.escaped = false;
-      i++;
-    }
-    for (;;) {
-      const q = chunk.indexOf(QUOTE, i);
-      const stop = q === -1 ? n : q;
-      let k = stop - 1;
-      while (k >= i && chunk[k] === BACKSLASH) k--;
-      const odd = (stop - 1 - k) % 2 === 1;
-      if (q === -1) {
-        this.escaped = odd;
-        return n;
-      }
-      if (!odd) {
-        this.inString = false;
-        return q + 1;
-      }
-      i = q + 1;
     }
   }
 

@@ -59,20 +59,29 @@ export function firstInvalidUtf8(bytes: Uint8Array): number {
 }
 
 /**
- * The reject for bytes that are not UTF-8: the column counts the characters before the first bad byte.
+ * The reject for bytes that are not UTF-8: the column counts the characters before the first bad byte on its line
+ * (a pretty-printed record spans lines; then the message and `errorLine` name the line too).
  * @example out.push(invalidUtf8Entry(buf, start, end, bad, origin));
  */
 export function invalidUtf8Entry(buf: Buffer, start: number, end: number, bad: number, origin: Origin): Entry {
   const before = buf.toString("utf8", start, start + bad);
-  const column = origin.column + before.length;
+  let line = origin.line;
+  let lastNewline = -1;
+  for (let i = before.indexOf("\n"); i !== -1; i = before.indexOf("\n", i + 1)) {
+    line++;
+    lastNewline = i;
+  }
+  const column = lastNewline === -1 ? origin.column + before.length : before.length - lastNewline;
+  const where = line === origin.line ? `column ${column}` : `line ${line} column ${column}`;
   const hex = [...buf.subarray(start + bad, Math.min(end, start + bad + 4))]
     .map((b) => b.toString(16).padStart(2, "0"))
     .join(" ");
   return rejectEntry(buf.toString("utf8", start, end), origin, {
     code: "invalid_utf8",
-    message: `invalid UTF-8 at column ${column} (bytes ${hex}); re-encode the file as UTF-8`,
+    message: `invalid UTF-8 at ${where} (bytes ${hex}); re-encode the file as UTF-8`,
     column,
-    excerpt: `${before.slice(-24)}\uFFFD`,
+    ...(line === origin.line ? {} : { errorLine: line }),
+    excerpt: `${before.slice(lastNewline + 1).slice(-24)}\uFFFD`,
   });
 }
 

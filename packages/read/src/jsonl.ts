@@ -1,6 +1,7 @@
 import { isUtf8 } from "node:buffer";
 import { decodeUtf8, invalidUtf8Entry, isBlank, PendingBytes, tooLongEntry, utf8Slice } from "./bytes.js";
-import { type Entry, type Origin, parseRecord } from "./record.js";
+import { STDIN } from "./inputs.js";
+import { type Entry, type Origin, parseRecord, Routed } from "./record.js";
 
 const LF = 10;
 const CR = 13;
@@ -23,6 +24,8 @@ export class JsonlSplitter {
   private readonly pending: PendingBytes;
   blankLines = 0;
   records = 0;
+  /** Whether a reject already said that the input looks pretty-printed (once per input is enough). */
+  private hinted = false;
 
   constructor(
     private readonly file: string,
@@ -129,6 +132,59 @@ export class JsonlSplitter {
     }
     const text = isValidUtf8 ? utf8Slice.call(buf, start, end) : decodeUtf8(buf, start, end);
     if (typeof text === "number") out.push(invalidUtf8Entry(buf, start, end, text, origin));
-    else parseRecord(text, origin, terminated, out);
+    else {
+      const before = out.length;
+      parseRecord(text, origin, terminated, out);
+      if (!this.hinted && out.length === before + 1) this.hintIfPretty(text, out, before);
+    }
   }
+
+  /** Adds the pretty-printed hint to the parse failure at `out[index]` if `text` looks like a line of `jq .` output. */
+  private hintIfPretty(text: string, out: Entry[], index: number): void {
+    const entry = out[index];
+    if (!(entry instanceof Routed) || entry.reason === undefined || !looksPretty(text)) return;
+    if (entry.reason.code !== "invalid_json" && entry.reason.code !== "truncated_line") return;
+    this.hinted = true;
+    const hint = prettyHint(this.file);
+    out[index] = new Routed(
+      entry.item,
+      { ...entry.reason, message: `${entry.reason.message}; ${hint}`, hint },
+      undefined,
+    );
+  }
+}
+
+/**
+ * A line that only pretty-printed JSON has: a lone bracket (`{`, `[`, `}`, `],` ...) or an indented `"key":`.
+ * Broken one-line records start with `{` and hold more than that, so they get no hint.
+ */
+const PRETTY_LINE = /^\s*[{[]\s*$|^\s*[}\]],?\s*$|^[ \t]+"(?:[^"\\]|\\.)*"\s*:/;
+
+/**
+ * Whether a line that failed to parse looks like part of a pretty-printed JSON value.
+ * @example looksPretty("{"); // true
+ */
+export function looksPretty(line: string): boolean {
+  return PRETTY_LINE.test(line);
+}
+
+/** The `.jsonl`/`.ndjson` in a name, before any compression suffix. */
+const LINES_NAME = /\.(?:jsonl|ndjson)(?=(?:\.(?:gz|zst|zstd))?$)/i;
+
+/**
+ * What to tell someone whose JSONL input is pretty-printed JSON: how to convert it, or, for a file, to name it
+ * `.json` so that the reader takes it as JSON values (compressed names keep their suffix).
+ * @example prettyHint("chats.jsonl"); // "this looks like pretty-printed JSON: … `jq -c . chats.jsonl` converts it, or name the file chats.json"
+ */
+export function prettyHint(file: string): string {
+  const start = "this looks like pretty-printed JSON: one record per line is expected";
+  if (file === STDIN) return `${start} — pipe it through \`jq -c .\` first, or save it as a .json file and read that`;
+  const compressed = /\.(gz|zst|zstd)$/i.exec(file);
+  const convert = compressed
+    ? `\`${compressed[1]!.toLowerCase() === "gz" ? "gzip" : "zstd"} -dc ${file} | jq -c .\``
+    : `\`jq -c . ${file}\``;
+  const renamed = LINES_NAME.test(file)
+    ? file.replace(LINES_NAME, ".json")
+    : `${compressed ? file.slice(0, compressed.index) : file}.json${compressed?.[0] ?? ""}`;
+  return `${start} — ${convert} converts it, or name the file ${renamed}`;
 }

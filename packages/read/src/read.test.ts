@@ -379,6 +379,216 @@ describe("readStream: JSON arrays", () => {
   });
 });
 
+describe("readStream: JSON values (.json files of pretty-printed objects)", () => {
+  const record = (n: number) => ({
+    messages: [
+      { role: "system", content: "You are a concise assistant." },
+      { role: "user", content: `Question ${n}: what is ${n} + ${n}? Answer with {braces} and "quotes".` },
+      { role: "assistant", content: `${n + n}` },
+    ],
+    meta: { source: "support-export", tags: ["math", "short"] },
+  });
+  /** What `jq . data.jsonl > data.json` writes: each value pretty-printed with 2 spaces, then a newline. */
+  const pretty = (...values: unknown[]) => values.map((v) => `${JSON.stringify(v, null, 2)}\n`).join("");
+  const lines = (value: unknown) => JSON.stringify(value, null, 2).split("\n").length;
+
+  it("reads one pretty-printed chat record from a .json file", async () => {
+    const r = await text(pretty(record(1)), { file: "chat.json" });
+    expect(r.routes).toEqual(["1:ok"]);
+    expect(r.kept[0]!.data).toEqual(record(1));
+    expect(r.kept[0]!.meta?.bytes).toBe(Buffer.byteLength(JSON.stringify(record(1), null, 2)));
+    expect(r.stats[0]).toMatchObject({ records: 1, blankLines: 0, container: "json-values" });
+  });
+
+  it("reads concatenated pretty records (jq output), each with the line it starts on, whatever the chunks", async () => {
+    const input = pretty(record(1), record(2), { prompt: "Capital of France?", completion: "Paris" });
+    const second = 1 + lines(record(1));
+    const third = second + lines(record(2));
+    expect([second, third]).toEqual([24, 47]); // 23 lines per record
+    for (const size of [1, 2, 3, 5, 8, 13, 1 << 20]) {
+      const r = await text(input, { file: "data.json", size });
+      expect(r.routes, `chunks of ${size}`).toEqual(["1:ok", `${second}:ok`, `${third}:ok`]);
+      expect(r.kept.map((e) => e.data)).toEqual([
+        record(1),
+        record(2),
+        { prompt: "Capital of France?", completion: "Paris" },
+      ]);
+    }
+  });
+
+  it("reads JSONL inside a .json file as before: one value per line", async () => {
+    const input = `${chat(1)}\n\n${chat(2)}\n{"a": nope}\n[1, 2]\n${chat(6)}\n`;
+    const asJson = await text(input, { file: "data.json" });
+    const asJsonl = await text(input, { file: "data.jsonl" });
+    expect(asJson.routes).toEqual(["1:ok", "3:ok", "4:invalid_json", "5:not_an_object", "6:ok"]);
+    expect(asJson.routes).toEqual(asJsonl.routes);
+    const seen = (r: Collected) => r.kept.map((e) => [e.source.line, e.meta, e.data]);
+    expect(seen(asJson)).toEqual(seen(asJsonl));
+    expect(asJson.rejected.map((x) => x.reason)).toEqual(asJsonl.rejected.map((x) => x.reason));
+  });
+
+  it("rejects a pretty record with a duplicate key deep inside, with its path", async () => {
+    const dup = [
+      "{",
+      '  "messages": [',
+      '    { "role": "user", "content": "Translate: chat" },',
+      '    { "role": "assistant", "content": "cat", "content": "le chat" }',
+      "  ]",
+      "}",
+    ].join("\n");
+    const r = await text(`${dup}\n${pretty(record(3))}`, { file: "dup.json" });
+    expect(r.routes).toEqual(["1:duplicate_key", "7:ok"]);
+    expect(r.rejected[0]!.reason).toMatchObject({
+      code: "duplicate_key",
+      issues: [{ code: "duplicate_key", path: "messages[1].content" }],
+    });
+    expect(r.rejected[0]!.item.data).toBe(dup);
+  });
+
+  it("rejects a broken record with the line and column where it broke, and reads on", async () => {
+    const broken = [
+      "{",
+      '  "instruction": "Name a colour",',
+      '  "input": ""',
+      '  "output": "blue"', // line 4: the comma after line 3 is missing
+      "}",
+    ].join("\n");
+    const r = await text(`${pretty(record(1))}${broken}\n${pretty(record(2))}`, { file: "broken.json", size: 7 });
+    const start = 1 + lines(record(1));
+    expect(r.routes).toEqual(["1:ok", `${start}:invalid_json`, `${start + 5}:ok`]);
+    expect(r.rejected[0]!.reason).toMatchObject({
+      code: "invalid_json",
+      message: `invalid JSON at line ${start + 3} column 3: Expected ',' or '}' after property value`,
+      column: 3,
+      errorLine: start + 3,
+    });
+    expect(r.rejected[0]!.reason.excerpt).toContain('"output": "blue"');
+    expect(r.rejected[0]!.item.data).toBe(broken);
+  });
+
+  it("rejects values that are not objects, invalid UTF-8 and lone surrogates; warns on unsafe integers", async () => {
+    const input = Buffer.concat([
+      Buffer.from('{\n  "id": 12345678901234567890\n}\n[\n  1\n]\n42\n"text"\n{\n  "text": "caf'),
+      Buffer.from([0xe9]),
+      Buffer.from('"\n}\n{\n  "text": "bad \\ud800"\n}\n{"ok": true}'),
+    ]);
+    const r = await text(input, { file: "mixed.json" });
+    expect(r.routes).toEqual([
+      "1:ok",
+      "4:not_an_object",
+      "7:not_an_object",
+      "8:not_an_object",
+      "9:invalid_utf8",
+      "12:lone_surrogate",
+      "15:ok",
+    ]);
+    expect(r.warnings.map((w) => [w.item.source.line, w.issue.code, w.issue.path])).toEqual([
+      [1, "unsafe_integer", "id"],
+    ]);
+    expect(r.rejected[0]!.reason.message).toBe("expected a JSON object per record, found an array of 1");
+    // The bad byte is on the record's second line: `  "text": "caf` is 14 characters before it.
+    expect(r.rejected[3]!.reason).toMatchObject({ code: "invalid_utf8", column: 15, errorLine: 10 });
+    expect(r.rejected[3]!.reason.message).toBe(
+      "invalid UTF-8 at line 10 column 15 (bytes e9 22 0a 7d); re-encode the file as UTF-8",
+    );
+  });
+
+  it("strips a BOM and accepts CRLF, with the same lines and data as LF", async () => {
+    const lf = pretty(record(1), record(2));
+    const crlf = `\uFEFF${lf.replaceAll("\n", "\r\n")}`;
+    const want = await text(lf, { file: "a.json" });
+    for (const size of [1, 2, 3, 1 << 20]) {
+      const r = await text(crlf, { file: "a.json", size });
+      expect(r.routes, `chunks of ${size}`).toEqual(want.routes);
+      expect(r.kept.map((e) => e.data)).toEqual([record(1), record(2)]);
+    }
+  });
+
+  it("reads an empty or whitespace-only .json file as no records", async () => {
+    for (const input of ["", "\uFEFF", "\n\n  \r\n"]) {
+      const r = await text(input, { file: "empty.json" });
+      expect(r.routes).toEqual([]);
+      expect(r.stats[0]).toMatchObject({ records: 0, blankLines: 0, container: "json-values" });
+    }
+  });
+
+  it("rejects text between values (trailing garbage, commas between objects) up to the end of its line", async () => {
+    const input = `${pretty({ a: 1 })},\n${pretty({ b: 2 })}Exported 2 records\n} ]\n`;
+    const r = await text(input, { file: "trail.json", size: 4 });
+    expect(r.routes).toEqual(["1:ok", "4:invalid_json", "5:ok", "8:invalid_json", "9:invalid_json"]);
+    expect(r.rejected.map((x) => x.item.data)).toEqual([",", "Exported 2 records", "} ]"]);
+    expect(r.rejected[1]!.reason).toMatchObject({ column: 1, excerpt: "Exported 2 records" });
+    expect(r.stats[0]).toMatchObject({ records: 5 });
+  });
+
+  it("rejects a value that never closes: where it broke, or a cut-off file; nothing after it is lost silently", async () => {
+    // A missing `}` on the first record: the second one is read as part of it, and the reject says so.
+    const unclosed = '{\n  "messages": [\n    {"role": "user", "content": "hi"}\n  ]\n{\n  "b": 1\n}\n';
+    const r = await text(unclosed, { file: "unclosed.json" });
+    expect(r.routes).toEqual(["1:invalid_json"]);
+    expect(r.rejected[0]!.reason).toMatchObject({ column: 1, errorLine: 5 });
+    expect(r.rejected[0]!.reason.message).toMatch(
+      /^invalid JSON at line 5 column 1: Expected ',' or '}' after property value; the value that starts at line 1 column 1 never closes, so the reader took the rest of the input \(\d+ bytes\) as part of it/,
+    );
+    const cut = await text(`${pretty(record(1))}{\n  "prompt": "Tell me a st`, { file: "cut.json" });
+    expect(cut.routes).toEqual(["1:ok", `${1 + lines(record(1))}:truncated_line`]);
+    expect(cut.rejected[0]!.reason.message).toBe(
+      `the input ends inside the JSON value that starts at line ${1 + lines(record(1))} column 1 (it is never closed); the file may be cut off`,
+    );
+  });
+
+  it("rejects a record over maxLineBytes without holding it, then reads the next one", async () => {
+    const big = { text: "y".repeat(50_000) };
+    const input = pretty(record(1), big, record(2));
+    const r = await text(input, { file: "big.json", maxLineBytes: 4000, size: 4096 });
+    expect(r.routes).toEqual(["1:ok", `${1 + lines(record(1))}:line_too_long`, `${4 + lines(record(1))}:ok`]);
+    expect(r.rejected[0]!.item.meta?.bytes).toBe(JSON.stringify(big, null, 2).length);
+    expect(r.rejected[0]!.reason.message).toMatch(/^record is \d+ bytes, over the limit of 4000/);
+  });
+
+  it("gives the same routes per batch (through the runner) as per record, and reads .json.gz by name", async () => {
+    const input = `${pretty(record(1))}nope\n${pretty({ a: 1, a2: [1] })}{"a":1,"a":2}\n`;
+    const a = await text(input, { file: "b.json", size: 5 });
+    expect(a.routes).toEqual(["1:ok", "24:invalid_json", "25:ok", "31:duplicate_key"]);
+    expect(await collectBatches(readStream(chunked(input, 5), "b.json"))).toEqual(a.routes);
+    const gz = await collect(readInputs([write("values/data.json.gz", gzipSync(input))]));
+    expect(gz.routes).toEqual(a.routes);
+    expect(gz.stats[0]).toMatchObject({ compression: "gzip", container: "json-values", records: 4 });
+  });
+});
+
+describe("readStream: pretty-printed JSON where JSONL is expected", () => {
+  const prettyChat = `${JSON.stringify({ messages: [{ role: "user", content: "hi" }] }, null, 2)}\n`;
+
+  it("says once per file that the input looks pretty-printed, and how to fix it", async () => {
+    const r = await text(`${prettyChat}${prettyChat}`, { file: "chats.jsonl" });
+    expect(r.routes.slice(0, 3)).toEqual(["1:invalid_json", "2:invalid_json", "3:invalid_json"]);
+    expect(r.rejected).toHaveLength(16);
+    expect(r.rejected[0]!.reason.message).toBe(
+      "invalid JSON at column 2: Expected property name or '}'; this looks like pretty-printed JSON: one record per line is expected — `jq -c . chats.jsonl` converts it, or name the file chats.json",
+    );
+    expect(r.rejected[0]!.reason.hint).toMatch(/^this looks like pretty-printed JSON/);
+    expect(r.rejected.filter((x) => x.reason.message.includes("pretty-printed"))).toHaveLength(1);
+    expect(r.stats[0]).toMatchObject({ container: "jsonl" });
+  });
+
+  it("hints on the first pretty-looking line, for stdin and compressed names too; not for broken one-line records", async () => {
+    const indented = await text(`${chat(1)}\n{"a": nope}\n  "content": "hi",\n}\n`, { file: "x.ndjson" });
+    expect(indented.routes).toEqual(["1:ok", "2:invalid_json", "3:invalid_json", "4:invalid_json"]);
+    expect(indented.rejected.map((x) => typeof x.reason.hint)).toEqual(["undefined", "string", "undefined"]);
+    const stdin = await collect(readInputs(["-"], { stdin: chunked(prettyChat) }));
+    expect(stdin.rejected[0]!.reason.message).toMatch(
+      /pretty-printed JSON: one record per line is expected — pipe it through `jq -c \.` first/,
+    );
+    const gz = await text(gzipSync(prettyChat), { file: "d/chats.jsonl.gz" });
+    expect(gz.rejected[0]!.reason.hint).toBe(
+      "this looks like pretty-printed JSON: one record per line is expected — `gzip -dc d/chats.jsonl.gz | jq -c .` converts it, or name the file d/chats.json.gz",
+    );
+    const cut = await text("{", { file: "t.jsonl" });
+    expect(cut.rejected[0]!.reason).toMatchObject({ code: "truncated_line", hint: expect.any(String) });
+  });
+});
+
 describe("compression", () => {
   const records = `${chat(1)}\n${chat(2)}\n`;
 

@@ -166,8 +166,9 @@ function makeSource(inputs: () => Promise<Opened[]>, options: ReadOptions): Read
 }
 
 /**
- * Reads records from files, directories, globs and stdin (see `resolveInputs`), in order: JSONL or one JSON array
- * per input, gzip or zstd or plain, each record as `{ data, source: { file, line }, meta: { bytes } }`. Lines that
+ * Reads records from files, directories, globs and stdin (see `resolveInputs`), in order: JSONL, one JSON array, or
+ * (`.json` files) JSON values one after another, such as pretty-printed objects, per input (see `RecordSplitter`),
+ * gzip or zstd or plain, each record as `{ data, source: { file, line }, meta: { bytes } }`. Lines and values that
  * cannot be records are rejects (`invalid_json`, `not_an_object`, `invalid_utf8`, `line_too_long`,
  * `truncated_line`, `duplicate_key`, `lone_surrogate`, `corrupt_input`); integers past 2^53 are `unsafe_integer`
  * warnings. Memory stays bounded by `maxLineBytes` whatever the input.

@@ -107,7 +107,7 @@ function locate(text: string, offset: number, origin: Origin): { line: number; c
 function cleanParseMessage(message: string): string {
   return message
     .replace(/ in JSON at position \d+.*$/s, "")
-    .replace(/, (?:\.\.\.)?".*" is not valid JSON$/s, "")
+    .replace(/, (?:\.\.\.)?".*"(?:\.\.\.)? is not valid JSON$/s, "")
     .replace(/^Unexpected end of JSON input$/, "unexpected end of input");
 }
 

@@ -1,16 +1,24 @@
 import { JsonArraySplitter } from "./array.js";
 import { JsonlSplitter } from "./jsonl.js";
 import type { Entry } from "./record.js";
+import { JsonValuesSplitter } from "./values.js";
 
 /**
- * How an input holds its records: one per line, or one JSON array.
+ * How an input holds its records: one per line, one JSON array, or JSON values one after another (a `.json` file of
+ * one or more pretty-printed objects).
  * @example const container: Container = "json-array";
  */
-export type Container = "jsonl" | "json-array";
+export type Container = "jsonl" | "json-array" | "json-values";
+
+/** Names whose content, unless it is an array, is read as JSON values rather than lines. */
+const JSON_NAME = /\.json(?:\.(?:gz|zst|zstd))?$/i;
 
 /**
  * Turns one input's decompressed bytes into records: strips a UTF-8 BOM, then picks the container from the content
- * (first non-whitespace byte `[` → one JSON array, anything else → JSONL), so stdin and misnamed files work.
+ * and name: first non-whitespace byte `[` → one JSON array, whatever the name (so stdin and misnamed files work);
+ * otherwise a `.json` name (optionally `.gz`/`.zst`) → JSON values one after another (pretty-printed objects, or
+ * JSONL, which is one value per line), anything else → JSONL. Only the name can tell `jq .` output from a broken
+ * JSONL file, so stdin and `.jsonl` stay line-based, and their rejects say when the text looks pretty-printed.
  * Leading whitespace is skipped without being held, however long it is.
  * @example const s = new RecordSplitter("a.jsonl", 1 << 24); s.push(chunk, out); s.end(out);
  */
@@ -18,7 +26,8 @@ export class RecordSplitter {
   container: Container | undefined;
   private head: Buffer | undefined;
   private bomChecked = false;
-  private inner: JsonlSplitter | JsonArraySplitter | undefined;
+  private inner: JsonlSplitter | JsonArraySplitter | JsonValuesSplitter | undefined;
+  private readonly jsonName: boolean;
   // Position while still looking for the first non-whitespace byte.
   private lineBeforeContent = 1;
   private column = 1;
@@ -27,7 +36,9 @@ export class RecordSplitter {
   constructor(
     private readonly file: string,
     private readonly maxLineBytes: number,
-  ) {}
+  ) {
+    this.jsonName = JSON_NAME.test(file);
+  }
 
   get records(): number {
     return this.inner?.records ?? 0;
@@ -79,6 +90,11 @@ export class RecordSplitter {
       this.leadingBlankLines = 0;
       this.inner = new JsonArraySplitter(this.file, this.maxLineBytes, this.lineBeforeContent, this.column + 1);
       this.inner.push(chunk.subarray(i + 1), out);
+    } else if (this.jsonName) {
+      this.container = "json-values";
+      this.leadingBlankLines = 0;
+      this.inner = new JsonValuesSplitter(this.file, this.maxLineBytes, this.lineBeforeContent, this.column);
+      this.inner.push(chunk.subarray(i), out);
     } else {
       this.container = "jsonl";
       this.inner = new JsonlSplitter(this.file, this.maxLineBytes, this.lineBeforeContent, this.column);
@@ -86,7 +102,7 @@ export class RecordSplitter {
     }
   }
 
-  /** The input ended: flushes the last record. An input of only whitespace is JSONL with blank lines. */
+  /** The input ended: flushes the last record. An input of only whitespace is JSONL with blank lines (no records in a `.json` file). */
   end(out: Entry[]): void {
     if (!this.bomChecked && this.head) {
       const head = this.head;
@@ -95,7 +111,10 @@ export class RecordSplitter {
       this.detect(head, out);
     }
     if (this.inner) this.inner.end(out);
-    else {
+    else if (this.jsonName) {
+      this.container = "json-values";
+      this.leadingBlankLines = 0;
+    } else {
       this.container = "jsonl";
       if (this.column > 1) this.leadingBlankLines++;
     }

@@ -46,10 +46,11 @@ export function rejectDiagnostics(rejected: Rejected): Diagnostic[] {
   if (reason.issues && reason.issues.length > 0)
     return reason.issues.map((issue) => fromIssue(file, line, stage, issue));
   const excerpt = typeof reason.excerpt === "string" && !reason.message.includes(reason.excerpt) ? reason.excerpt : "";
+  // A record spanning lines (pretty-printed JSON) names the line the error is on, so `file:line:column` points at it.
   return [
     {
       file,
-      line,
+      line: reason.errorLine ?? line,
       ...(typeof reason.column === "number" ? { column: reason.column } : {}),
       severity: "error",
       code: reason.code,
