@@ -73,7 +73,7 @@ const parsed = texts.map((t) => JSON.parse(t));
       sink += t.includes("\uFFFD") ? 1 : t.length;
     }
   }),
-  time("decode: utf8Slice + includes(U+FFFD)  [used]", () => {
+  time("decode: utf8Slice + includes(U+FFFD)  [used before; the reader now runs one isUtf8 per chunk]", () => {
     for (let i = 0; i < bounds.length; i += 2) {
       const t = whole.utf8Slice(bounds[i], bounds[i + 1]);
       sink += t.includes("\uFFFD") ? 1 : t.length;
@@ -90,8 +90,16 @@ const parsed = texts.map((t) => JSON.parse(t));
   time("parse: JSON.parse", () => {
     for (const t of texts) sink += JSON.parse(t) === null ? 0 : 1;
   }),
-  time("check: count ':' (indexOf)  [used, tier 1]", () => {
+  time("check: count ':' (indexOf)  [used before]", () => {
     for (const t of texts) for (let i = t.indexOf(":"); i !== -1; i = t.indexOf(":", i + 1)) sink++;
+  }),
+  time("check: count ':' after '\"' or whitespace (indexOf)  [used, tier 1]", () => {
+    for (const t of texts) {
+      for (let i = t.indexOf(":"); i !== -1; i = t.indexOf(":", i + 1)) {
+        const before = t.charCodeAt(i - 1);
+        if (before === 34 || before === 32 || before === 10 || before === 13 || before === 9) sink++;
+      }
+    }
   }),
   time('check: count /"\\s*:/g (regex)  [tier 2]', () => {
     for (const t of texts) sink += t.match(KEY_TOKEN)?.length ?? 0;
