@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import {
   CurateError,
   type Envelope,
@@ -9,6 +10,7 @@ import {
 } from "@curate/core";
 import { trainingText } from "@curate/formats";
 import { contentHash, contentHashOf, normalizeText, stableJson, unitPosition } from "./hash.js";
+import { type LeakResponse, NgramWorker, TextBatch } from "./leak-pool.js";
 import { NgramHashes, NgramIndex, ngramHashes } from "./ngram.js";
 import { type FieldPath, parseFieldPath, valueAt } from "./path.js";
 import { roundTable } from "./rounding.js";
@@ -50,6 +52,12 @@ export interface SplitOptions {
   readonly tempDir?: string;
   /** Serialised bytes held in memory before records spill to the temp file (default 64 MiB). */
   readonly memoryBytes?: number;
+  /**
+   * Worker threads for the leakage check's n-gram work (hashing, index, lookups): 0 runs it on the calling thread,
+   * 1 or more on one worker (the index is one table). Default: a worker when the machine has more than one core
+   * and at least 5,000 records reach the stage. The output is the same either way.
+   */
+  readonly threads?: number;
   /** Called once with the report when the stage has yielded its last record. */
   readonly onReport?: (report: SplitReport) => void;
 }
@@ -192,7 +200,8 @@ function label(value: unknown): string {
  * are ordered by value); the order of records within each split follows the input. Two passes: records spill
  * to a temp file (past `memoryBytes`) while typed arrays hold 9 bytes per record (position, split), +4 with
  * strata, +4 when ranking is needed (stratified or size mode), +16 per record with a cluster; the leakage check
- * indexes held-out records only (1–2 KB per held-out record of English prose, `report.memory.leakageIndexBytes`).
+ * indexes held-out records only (1–2 KB per held-out record of English prose, `report.memory.leakageIndexBytes`),
+ * its n-gram work on a worker thread (`threads`) with the same result as in-thread.
  * @example
  * await pipeline([readInputs(["data.jsonl"]), split({ ratios: "train=0.9,test=0.1", seed: 7, groupBy: "conversation_id" })])
  *   .run({ out: "out" });
@@ -226,6 +235,9 @@ export function split(options: SplitOptions = {}): SplitStage {
   const leakage = options.leakage === false ? undefined : { ngram: 13, examples: 5, ...options.leakage };
   if (leakage && (!Number.isSafeInteger(leakage.ngram) || leakage.ngram < 1)) {
     throw new UsageError(`split(): leakage.ngram must be a whole number ≥ 1, found ${String(leakage.ngram)}`);
+  }
+  if (options.threads !== undefined && !(Number.isSafeInteger(options.threads) && options.threads >= 0)) {
+    throw new UsageError(`split(): threads must be a whole number ≥ 0, found ${String(options.threads)}`);
   }
   if (options.memoryBytes !== undefined && !(options.memoryBytes >= 0)) {
     throw new UsageError(`split(): memoryBytes must be ≥ 0, found ${String(options.memoryBytes)}`);
@@ -309,6 +321,7 @@ async function* runSplit(
   const clusterOwners = new Float64Column();
   const missing = { key: 0, stratum: 0, group: 0 };
   const keyName = settings.options.key ?? "content";
+  let check: LeakageCheck | undefined;
 
   try {
     // Pass 1: store every record, remember only its unit's position (and stratum).
@@ -420,15 +433,22 @@ async function* runSplit(
     let leakageIndexBytes = 0;
     const heldOutCount = n - perSplit[trainIndex]!;
     if (settings.leakage && heldOutCount > 0 && perSplit[trainIndex]! > 0) {
-      const check = new LeakageCheck(settings.leakage.ngram, settings.leakage.examples, heldOutCount);
+      const { ngram, examples } = settings.leakage;
+      const worker = leakageOnWorker(settings.options.threads, n)
+        ? await NgramWorker.start(ngram, leakageCapacity(heldOutCount))
+        : undefined;
+      check = new LeakageCheck(ngram, examples, heldOutCount, worker);
       for (const record of spill.records((i) => splitOf[i] !== trainIndex)) {
-        check.addHeldOut(record, splitOf[record.index]!);
+        const wait = check.addHeldOut(record, splitOf[record.index]!);
+        if (wait) await wait;
         yield tag(record, splitOf[record.index]!);
       }
       for (const record of spill.records((i) => splitOf[i] === trainIndex)) {
-        check.checkTrain(record);
+        const wait = check.checkTrain(record);
+        if (wait) await wait;
         yield tag(record, trainIndex);
       }
+      await check.finish();
       leakageReport = check.report(targets, trainIndex, perSplit);
       leakageIndexBytes = check.indexBytes;
     } else {
@@ -472,6 +492,7 @@ async function* runSplit(
     } satisfies SplitReport;
   } finally {
     spill.dispose();
+    await check?.close();
   }
 }
 
@@ -705,12 +726,35 @@ interface LeakageItem {
 const NON_ASCII = /[^\x00-\x7f]/;
 
 /**
+ * Texts per message to the leakage worker, and messages in flight before the main thread waits for the oldest:
+ * enough to keep the worker busy while the main thread writes, few enough that queued texts stay a few MB.
+ */
+const WORKER_BATCH = 256;
+const WORKER_BATCH_BYTES = 512 << 10;
+const WORKER_IN_FLIGHT = 8;
+/** Below this many records a worker's start-up (~30–50 ms) costs more than the n-gram work it takes over. */
+const WORKER_MIN_RECORDS = 5000;
+
+/** A batch sent to the worker, with what its results are applied to when they come back (in send order). */
+interface InFlight {
+  readonly promise: Promise<LeakResponse>;
+  /** For a training batch: each record's source and exact-copy documents; undefined for a held-out batch. */
+  readonly sources?: readonly Source[];
+  readonly exactDocs?: readonly (readonly number[] | undefined)[];
+}
+
+/**
  * Exact and n-gram overlap between held-out records (indexed first) and training records (checked after).
  * Memory grows with the held-out splits only: one Map entry per held-out record, and the n-gram table.
+ *
+ * The n-gram work (hashing every record, the index, the lookups: ~10% of `curate run`'s main thread at 100k
+ * records) runs on a worker thread when one is given, so it overlaps the main thread reading records back and
+ * writing them; the exact check and all bookkeeping stay here, and the worker's results are applied record by
+ * record in input order, so the report is the same as in-thread, whatever the timing.
  */
 class LeakageCheck {
   private readonly exactIndex = new Map<string, number[]>();
-  private readonly ngrams: NgramIndex;
+  private readonly ngrams: NgramIndex | undefined;
   private readonly hashes = new NgramHashes();
   private readonly heldSplit: Uint8Array;
   private readonly heldSource: Source[] = [];
@@ -719,65 +763,154 @@ class LeakageCheck {
   /** Per held-out split: up to `maxExamples` examples, one per held-out record (an exact copy wins over an n-gram). */
   private readonly examples: { doc: number; example: LeakExample }[][] = [];
   private count = 0;
+  /** In-thread: the documents one training record's n-grams hand out. */
+  private readonly found: number[] = [];
+  private readonly collect = (doc: number): void => {
+    this.found.push(doc);
+  };
+  // Worker mode: the batch being filled and the batches sent.
+  private readonly texts = new TextBatch();
+  private sources: Source[] = [];
+  private exactDocs: (readonly number[] | undefined)[] = [];
+  private indexing = true;
+  private readonly inFlight: InFlight[] = [];
+  /** Bytes of the n-gram index, known after `finish`. */
+  indexBytes = 0;
 
   constructor(
     private readonly n: number,
     private readonly maxExamples: number,
     heldOut: number,
+    private readonly worker: NgramWorker | undefined,
   ) {
-    this.ngrams = new NgramIndex(Math.min(heldOut * 16, 1 << 20));
+    if (!worker) this.ngrams = new NgramIndex(leakageCapacity(heldOut));
     this.heldSplit = new Uint8Array(heldOut);
     this.exact = new Uint8Array(heldOut);
     this.overlap = new Uint8Array(heldOut);
   }
 
-  /** Bytes of the n-gram index. */
-  get indexBytes(): number {
-    return this.ngrams.bytes;
-  }
-
-  addHeldOut(item: LeakageItem, split: number): void {
+  /** Indexes one held-out record. A promise means: await it before the next call (the worker is behind). */
+  addHeldOut(item: LeakageItem, split: number): Promise<void> | undefined {
     const doc = this.count++;
     this.heldSplit[doc] = split;
     this.heldSource.push(item.source);
-    const hash = this.textOf(item);
+    const raw = trainingText(item.data);
+    const hash = this.hashOf(item, raw);
     const docs = this.exactIndex.get(hash);
     if (docs) docs.push(doc);
     else this.exactIndex.set(hash, [doc]);
-    this.ngrams.addAll(this.hashes, doc);
+    if (!this.worker) {
+      this.ngrams!.addAll(this.hashes, doc);
+      return undefined;
+    }
+    this.texts.push(raw);
+    return this.texts.count === WORKER_BATCH || this.texts.size >= WORKER_BATCH_BYTES ? this.sendAndPace() : undefined;
   }
 
-  checkTrain(item: LeakageItem): void {
-    const docs = this.exactIndex.get(this.textOf(item));
-    if (docs) {
-      for (const doc of docs) {
-        if (this.exact[doc]) continue;
-        this.exact[doc] = 1;
-        this.note(doc, "exact", item.source);
-      }
+  /** Checks one training record. A promise means: await it before the next call (the worker is behind). */
+  checkTrain(item: LeakageItem): Promise<void> | undefined {
+    if (this.indexing) {
+      // The last held-out batch goes before the first training one: the worker answers in order.
+      if (this.worker && this.texts.count > 0) this.send();
+      this.indexing = false;
     }
-    // One closure per record, not per n-gram: the lookups run ~60 times per record.
-    this.ngrams.takeAll(this.hashes, (doc: number) => {
-      if (this.overlap[doc]) return;
-      this.overlap[doc] = 1;
-      if (!this.exact[doc]) this.note(doc, "ngram", item.source);
-    });
+    const raw = trainingText(item.data);
+    const exactDocs = this.exactIndex.get(this.hashOf(item, raw));
+    if (!this.worker) {
+      this.found.length = 0;
+      this.ngrams!.takeAll(this.hashes, this.collect);
+      this.settle(item.source, exactDocs, this.found, 0, this.found.length);
+      return undefined;
+    }
+    this.texts.push(raw);
+    this.sources.push(item.source);
+    this.exactDocs.push(exactDocs);
+    return this.texts.count === WORKER_BATCH || this.texts.size >= WORKER_BATCH_BYTES ? this.sendAndPace() : undefined;
+  }
+
+  /** Sends the batch being filled; returns a wait when too many batches are in flight. */
+  private sendAndPace(): Promise<void> | undefined {
+    this.send();
+    return this.inFlight.length > WORKER_IN_FLIGHT ? this.applyOldest() : undefined;
+  }
+
+  /** Sends the batch being filled. */
+  private send(): void {
+    const first = this.count - this.texts.count;
+    const texts = this.texts.take();
+    if (this.indexing) this.inFlight.push({ promise: this.worker!.add(texts, first) });
+    else {
+      this.inFlight.push({ promise: this.worker!.check(texts), sources: this.sources, exactDocs: this.exactDocs });
+      this.sources = [];
+      this.exactDocs = [];
+    }
+  }
+
+  /** Waits for the oldest batch in flight and applies its results. */
+  private async applyOldest(): Promise<void> {
+    const batch = this.inFlight.shift()!;
+    const { offsets, docs } = await batch.promise;
+    const { sources, exactDocs } = batch;
+    if (!sources || !exactDocs) return;
+    for (let k = 0; k < sources.length; k++) {
+      this.settle(sources[k]!, exactDocs[k], docs!, offsets![k]!, offsets![k + 1]!);
+    }
+  }
+
+  /** Applies what the worker still has in flight and reads the index's size; call once, after the last record. */
+  async finish(): Promise<void> {
+    if (this.worker) {
+      if (this.texts.count > 0) this.send();
+      while (this.inFlight.length > 0) await this.applyOldest();
+      this.indexBytes = await this.worker.bytes();
+    } else this.indexBytes = this.ngrams!.bytes;
+  }
+
+  /** Stops the worker, if any; safe after an early exit. */
+  async close(): Promise<void> {
+    this.inFlight.length = 0;
+    await this.worker?.close();
   }
 
   /**
-   * Fills `this.hashes` with the record's n-grams and returns its content hash (from pass 1 when it was computed
-   * there). N-grams are taken from the NFC form only: words are runs of letters and digits, so collapsing
-   * whitespace and trimming (the rest of `normalizeText`) cannot change them, and skipping it saved ~1 µs per
-   * record.
+   * One training record's results, in the in-thread order: its exact copies first, then the documents its n-grams
+   * handed out (`docs[from, to)`), each noted once.
    */
-  private textOf(item: LeakageItem): string {
-    const raw = trainingText(item.data);
+  private settle(
+    train: Source,
+    exactDocs: readonly number[] | undefined,
+    docs: ArrayLike<number>,
+    from: number,
+    to: number,
+  ): void {
+    if (exactDocs) {
+      for (const doc of exactDocs) {
+        if (this.exact[doc]) continue;
+        this.exact[doc] = 1;
+        this.note(doc, "exact", train);
+      }
+    }
+    for (let k = from; k < to; k++) {
+      const doc = docs[k]!;
+      if (this.overlap[doc]) continue;
+      this.overlap[doc] = 1;
+      if (!this.exact[doc]) this.note(doc, "ngram", train);
+    }
+  }
+
+  /**
+   * The record's content hash (from pass 1 when it was computed there); in-thread, also fills `this.hashes` with
+   * its n-grams. N-grams are taken from the NFC form only: words are runs of letters and digits, so collapsing
+   * whitespace and trimming (the rest of `normalizeText`) cannot change them, and skipping it saved ~1 µs per
+   * record. The worker does the same with the raw text it is sent.
+   */
+  private hashOf(item: LeakageItem, raw: string): string {
     if (item.note) {
-      ngramHashes(NON_ASCII.test(raw) ? raw.normalize("NFC") : raw, this.n, this.hashes);
+      if (!this.worker) ngramHashes(NON_ASCII.test(raw) ? raw.normalize("NFC") : raw, this.n, this.hashes);
       return item.note;
     }
     const text = normalizeText(raw);
-    ngramHashes(text, this.n, this.hashes);
+    if (!this.worker) ngramHashes(text, this.n, this.hashes);
     return contentHashOf(item.data, text);
   }
 
@@ -812,4 +945,15 @@ class LeakageCheck {
     });
     return { ngram: this.n, train: targets[trainIndex]!.name, splits };
   }
+}
+
+/** The n-gram index's starting size for `heldOut` held-out records (it doubles as needed). */
+function leakageCapacity(heldOut: number): number {
+  return Math.min(heldOut * 16, 1 << 20);
+}
+
+/** Whether the leakage check's n-gram work runs on a worker thread (see `SplitOptions.threads`). */
+function leakageOnWorker(threads: number | undefined, records: number): boolean {
+  if (threads !== undefined) return threads > 0;
+  return records >= WORKER_MIN_RECORDS && availableParallelism() > 1;
 }

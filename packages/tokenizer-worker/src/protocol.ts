@@ -1,11 +1,12 @@
-import { type Backend, type BackendOptions, loadBackend } from "./backend.js";
+import { type Backend, type BackendOptions, loadBackend, type SharedBackend } from "./backend.js";
 import type { ChatCount, ChatInput, ChatMessage, TokenizerSpec } from "./types.js";
 
 /**
  * What a worker (or the in-process runner) can be asked to do. `countChatsPacked` is `countChats` with chats and
- * counts in the packed form below (`packChats`), for crossing a thread boundary.
+ * counts in the packed form below (`packChats`), for crossing a thread boundary. `share` answers the loaded
+ * tokenizer's `SharedBackend` (or null), for the other workers' requests.
  */
-export type Op = "info" | "count" | "encode" | "decode" | "countChats" | "countChatsPacked";
+export type Op = "info" | "share" | "count" | "encode" | "decode" | "countChats" | "countChatsPacked";
 
 /** A request to a worker: one batch, one operation. */
 export interface Request {
@@ -14,6 +15,8 @@ export interface Request {
   readonly options: BackendOptions;
   readonly op: Op;
   readonly args: unknown;
+  /** The tokenizer as another thread loaded it (`share`): used, instead of loading it again, if this thread has not yet. */
+  readonly shared?: SharedBackend;
 }
 
 /** A worker's answer; errors travel as plain data (class instances do not survive structured cloning). */
@@ -23,12 +26,15 @@ export type Response =
 
 const backends = new Map<string, Promise<Backend>>();
 
-/** The backend for a spec, loaded once per thread and reused by every later batch. */
-export function backendFor(spec: TokenizerSpec, options: BackendOptions): Promise<Backend> {
+/**
+ * The backend for a spec, loaded once per thread (from `shared` when given) and reused by every later batch.
+ * @example const backend = await backendFor(resolveTokenizer("llama3"), {});
+ */
+export function backendFor(spec: TokenizerSpec, options: BackendOptions, shared?: SharedBackend): Promise<Backend> {
   const key = JSON.stringify([spec, options]);
   let backend = backends.get(key);
   if (backend === undefined) {
-    backend = loadBackend(spec, options);
+    backend = loadBackend(spec, options, shared);
     backends.set(key, backend);
     // A failed load is not cached: the next request gets the error again, fresh.
     backend.catch(() => backends.delete(key));
@@ -39,12 +45,15 @@ export function backendFor(spec: TokenizerSpec, options: BackendOptions): Promis
 /** Runs one request against its backend; `transfer` lists buffers to move (not copy) back to the caller. */
 export async function handle(request: Request): Promise<{ response: Response; transfer: ArrayBuffer[] }> {
   try {
-    const backend = await backendFor(request.spec, request.options);
+    const backend = await backendFor(request.spec, request.options, request.shared);
     const transfer: ArrayBuffer[] = [];
     let result: unknown;
     switch (request.op) {
       case "info":
         result = backend.info;
+        break;
+      case "share":
+        result = backend.share?.() ?? null;
         break;
       case "count": {
         const counts = backend.count(request.args as string[]);

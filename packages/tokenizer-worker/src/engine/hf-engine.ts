@@ -1,7 +1,7 @@
 import { BytePairEncoder } from "./bpe.js";
 import { BpeEngine, IdBuffer } from "./engine.js";
 import { isWhiteSpace, type Scanner, scannerFor } from "./pretokenize.js";
-import { ByteTable, PairTable } from "./tables.js";
+import { ByteTable, type ByteTableParts, PairTable, type PairTableParts } from "./tables.js";
 
 /** An added token from `tokenizer.json` (`<|im_start|>`, `<|eot_id|>`, ...). */
 export interface AddedToken {
@@ -19,8 +19,9 @@ type Json = Record<string, unknown>;
 /**
  * GPT-2's byte ↔ printable-character table, which byte-level BPE vocabularies are written in: `charToByte[c]` is the
  * byte that character code `c` stands for, or -1.
+ * @example byteLevelAlphabet()["Ġ".charCodeAt(0)]; // 32
  */
-function byteLevelAlphabet(): Int16Array {
+export function byteLevelAlphabet(): Int16Array {
   const bytes: number[] = [];
   for (let b = 0x21; b <= 0x7e; b++) bytes.push(b);
   for (let b = 0xa1; b <= 0xac; b++) bytes.push(b);
@@ -95,15 +96,111 @@ function pattern(json: Json): Scanner | undefined {
   return typeof regex === "string" ? scannerFor(regex) : undefined;
 }
 
+/** The `model` of a byte-level BPE `tokenizer.json`. */
+type ModelJson = { vocab: Record<string, number>; merges: (string | [string, string])[] } & Json;
+
+/**
+ * The fast engine's lookup tables, built from `model.vocab` and `model.merges`: the expensive part of loading (for
+ * Llama 3, parsing the 9 MB file and building these take ~0.5 s of CPU). Built once, they can be shared with other
+ * threads (`shareTables`) instead of being built again in each.
+ */
+export interface HfTables {
+  readonly vocab: ByteTable;
+  readonly merges: PairTable;
+  /** The id of each single byte. */
+  readonly byteIds: Int32Array;
+  /** The largest id in `model.vocab`. */
+  readonly maxId: number;
+}
+
+/** `HfTables` as typed arrays over `SharedArrayBuffer`s: structured cloning passes them to a worker without a copy. */
+export interface SharedHfTables {
+  readonly vocab: ByteTableParts;
+  readonly merges: PairTableParts;
+  readonly byteIds: Int32Array;
+  readonly maxId: number;
+}
+
+/**
+ * Moves built tables into `SharedArrayBuffer`s (the tables keep working on them) for `tablesFromShared` in other
+ * threads; the tables must not change afterwards (they do not: nothing adds to them once built).
+ * @example worker.postMessage(shareTables(engine.tables)); // there: new HfEngine(json, {}, tablesFromShared(data))
+ */
+export function shareTables(tables: HfTables): SharedHfTables {
+  const byteIds = new Int32Array(new SharedArrayBuffer(tables.byteIds.byteLength));
+  byteIds.set(tables.byteIds);
+  return { vocab: tables.vocab.share(), merges: tables.merges.share(), byteIds, maxId: tables.maxId };
+}
+
+/**
+ * Tables over shared memory received from another thread's `shareTables`.
+ * @example const engine = new HfEngine(slimJson, {}, tablesFromShared(message.tables));
+ */
+export function tablesFromShared(shared: SharedHfTables): HfTables {
+  return {
+    vocab: new ByteTable(shared.vocab),
+    merges: new PairTable(shared.merges),
+    byteIds: shared.byteIds,
+    maxId: shared.maxId,
+  };
+}
+
+function buildTables(model: ModelJson): HfTables {
+  const charToByte = byteLevelAlphabet();
+  // Everything below goes through the byte table, not the 128k-key vocabulary object: lookups on that object and
+  // string concatenation per merge made loading Llama 3 take 2.5 s; this takes under 1 s.
+  const tokens = Object.keys(model.vocab);
+  const ids = new Int32Array(tokens.length);
+  let maxId = 0;
+  for (let i = 0; i < tokens.length; i++) {
+    ids[i] = model.vocab[tokens[i]!]!;
+    maxId = Math.max(maxId, ids[i]!);
+  }
+  const vocab = new ByteTable(tokens.length, maxId);
+  let scratch = new Uint8Array(1024);
+  for (let i = 0; i < tokens.length; i++) {
+    const token = tokens[i]!;
+    if (token.length * 2 > scratch.length) scratch = new Uint8Array(token.length * 2);
+    const end = tokenBytes(token, charToByte, scratch, 0);
+    if (end >= 0) vocab.add(scratch.subarray(0, end), ids[i]!);
+  }
+  const byteIds = new Int32Array(256);
+  for (let b = 0; b < 256; b++) {
+    scratch[0] = b;
+    const id = vocab.get(scratch, 0, 1);
+    if (id < 0) throw new Error(`byte ${b} is not in the vocabulary`);
+    byteIds[b] = id;
+  }
+  const merges = new PairTable(model.merges.length);
+  for (let rank = 0; rank < model.merges.length; rank++) {
+    const merge = model.merges[rank]!;
+    // "a b" (byte-level tokens never contain a space: it is written "Ġ") or ["a", "b"]; no substrings are made.
+    const text = typeof merge === "string" ? merge : `${merge[0]} ${merge[1]}`;
+    const space = text.indexOf(" ");
+    if (text.length * 2 > scratch.length) scratch = new Uint8Array(text.length * 2);
+    const mid = tokenBytes(text, charToByte, scratch, 0, 0, space);
+    const end = mid < 0 ? -1 : tokenBytes(text, charToByte, scratch, mid, space + 1, text.length);
+    if (end < 0) continue;
+    const left = vocab.get(scratch, 0, mid);
+    const right = vocab.get(scratch, mid, end);
+    const merged = vocab.get(scratch, 0, end);
+    if (left >= 0 && right >= 0 && merged >= 0) merges.add(left, right, rank, merged);
+  }
+  return { vocab, merges, byteIds, maxId };
+}
+
 /**
  * The fast engine for a byte-level BPE `tokenizer.json`: added tokens split out first (leftmost-longest, as the
  * reference's Aho-Corasick matcher does), NFC where the normalizer asks for it, then the same pre-tokenizer, piece
  * cache and BPE loop as the OpenAI path, run in Hugging Face's `merges` mode.
+ * `tables`, when given (from another thread), replace `model.vocab` and `model.merges`, which `json` may then lack.
  * @example const hf = new HfEngine(JSON.parse(readFileSync("tokenizer.json", "utf8"))); hf.count("<|im_start|>user");
  */
 export class HfEngine {
   readonly vocabSize: number;
   readonly added: readonly AddedToken[];
+  /** The lookup tables (for `shareTables`). */
+  readonly tables: HfTables;
   private readonly engine: BpeEngine;
   private readonly nfc: boolean;
   /** Distinct lengths (longest first) of the added tokens starting with each character. */
@@ -113,50 +210,12 @@ export class HfEngine {
   private readonly starts: number[];
   private readonly out = new IdBuffer();
 
-  constructor(json: Json, options: { cacheEntries?: number } = {}) {
+  constructor(json: Json, options: { cacheEntries?: number } = {}, tables?: HfTables) {
     const reason = unsupportedReason(json);
     if (reason !== undefined) throw new Error(`fast engine does not support ${reason}`);
-    const model = json.model as { vocab: Record<string, number>; merges: (string | [string, string])[] } & Json;
-    const charToByte = byteLevelAlphabet();
-    // Everything below goes through the byte table, not the 128k-key vocabulary object: lookups on that object and
-    // string concatenation per merge made loading Llama 3 take 2.5 s; this takes under 1 s.
-    const tokens = Object.keys(model.vocab);
-    const ids = new Int32Array(tokens.length);
-    let maxId = 0;
-    for (let i = 0; i < tokens.length; i++) {
-      ids[i] = model.vocab[tokens[i]!]!;
-      maxId = Math.max(maxId, ids[i]!);
-    }
-    const vocab = new ByteTable(tokens.length, maxId);
-    let scratch = new Uint8Array(1024);
-    for (let i = 0; i < tokens.length; i++) {
-      const token = tokens[i]!;
-      if (token.length * 2 > scratch.length) scratch = new Uint8Array(token.length * 2);
-      const end = tokenBytes(token, charToByte, scratch, 0);
-      if (end >= 0) vocab.add(scratch.subarray(0, end), ids[i]!);
-    }
-    const byteIds = new Int32Array(256);
-    for (let b = 0; b < 256; b++) {
-      scratch[0] = b;
-      const id = vocab.get(scratch, 0, 1);
-      if (id < 0) throw new Error(`byte ${b} is not in the vocabulary`);
-      byteIds[b] = id;
-    }
-    const merges = new PairTable(model.merges.length);
-    for (let rank = 0; rank < model.merges.length; rank++) {
-      const merge = model.merges[rank]!;
-      // "a b" (byte-level tokens never contain a space: it is written "Ġ") or ["a", "b"]; no substrings are made.
-      const text = typeof merge === "string" ? merge : `${merge[0]} ${merge[1]}`;
-      const space = text.indexOf(" ");
-      if (text.length * 2 > scratch.length) scratch = new Uint8Array(text.length * 2);
-      const mid = tokenBytes(text, charToByte, scratch, 0, 0, space);
-      const end = mid < 0 ? -1 : tokenBytes(text, charToByte, scratch, mid, space + 1, text.length);
-      if (end < 0) continue;
-      const left = vocab.get(scratch, 0, mid);
-      const right = vocab.get(scratch, mid, end);
-      const merged = vocab.get(scratch, 0, end);
-      if (left >= 0 && right >= 0 && merged >= 0) merges.add(left, right, rank, merged);
-    }
+    const model = json.model as Json;
+    this.tables = tables ?? buildTables(model as ModelJson);
+    const { vocab, merges, byteIds, maxId } = this.tables;
     const bpe = new BytePairEncoder("merges", vocab, merges, byteIds, model.ignore_merges === true);
     this.engine = new BpeEngine({
       scanner: pattern(json)!,

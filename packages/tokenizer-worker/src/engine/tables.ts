@@ -17,6 +17,31 @@ function mix(h: number): number {
   return (h ^ (h >>> 16)) >>> 0;
 }
 
+/** Copies `array` into a `SharedArrayBuffer` of the same type, so that other threads can read it without a copy. */
+function shared<T extends Uint8Array | Uint32Array | Int32Array>(array: T, length = array.length): T {
+  const Type = array.constructor as new (buffer: SharedArrayBuffer) => T;
+  const copy = new Type(new SharedArrayBuffer(length * array.BYTES_PER_ELEMENT));
+  copy.set(array.subarray(0, length));
+  return copy;
+}
+
+/** A built `ByteTable` as plain typed arrays over `SharedArrayBuffer`s: what crosses to other threads (`share`). */
+export interface ByteTableParts {
+  readonly bytes: Uint8Array;
+  readonly starts: Uint32Array;
+  readonly ends: Uint32Array;
+  readonly ids: Uint32Array;
+  readonly slots: Int32Array;
+  readonly count: number;
+  readonly byId: Int32Array;
+}
+
+/** A built `PairTable` as typed arrays over `SharedArrayBuffer`s. */
+export interface PairTableParts {
+  readonly keys: Int32Array;
+  readonly values: Int32Array;
+}
+
 function tableSize(entries: number): number {
   let size = 16;
   while (size < entries * 2) size <<= 1;
@@ -39,7 +64,20 @@ export class ByteTable {
   /** The bytes of each id, for decoding: `[start, end)` into `bytes`; -1 start for ids not in the table. */
   private byId: Int32Array;
 
-  constructor(capacity: number, maxId = capacity) {
+  /** An empty table for `capacity` tokens, or a built one from another thread's `share()` (read-only then). */
+  constructor(capacity: number | ByteTableParts, maxId = typeof capacity === "number" ? capacity : 0) {
+    if (typeof capacity !== "number") {
+      this.bytes = capacity.bytes;
+      this.used = capacity.bytes.length;
+      this.starts = capacity.starts;
+      this.ends = capacity.ends;
+      this.ids = capacity.ids;
+      this.slots = capacity.slots;
+      this.mask = capacity.slots.length - 1;
+      this.count = capacity.count;
+      this.byId = capacity.byId;
+      return;
+    }
     this.bytes = new Uint8Array(capacity * 8);
     this.starts = new Uint32Array(capacity);
     this.ends = new Uint32Array(capacity);
@@ -48,6 +86,23 @@ export class ByteTable {
     this.slots = new Int32Array(size).fill(-1);
     this.mask = size - 1;
     this.byId = new Int32Array((maxId + 1) * 2).fill(-1);
+  }
+
+  /**
+   * Moves the built table into `SharedArrayBuffer`s (this table then reads them too, so the memory is not doubled)
+   * and returns them, for `new ByteTable(parts)` on other threads. Call once building is done: `add` after `share`
+   * would write into memory other threads read.
+   * @example const parts = table.share(); worker.postMessage(parts); // there: new ByteTable(parts)
+   */
+  share(): ByteTableParts {
+    this.bytes = shared(this.bytes, this.used);
+    this.starts = shared(this.starts, this.count);
+    this.ends = shared(this.ends, this.count);
+    this.ids = shared(this.ids, this.count);
+    this.slots = shared(this.slots);
+    this.byId = shared(this.byId);
+    const { bytes, starts, ends, ids, slots, count, byId } = this;
+    return { bytes, starts, ends, ids, slots, count, byId };
   }
 
   get size(): number {
@@ -124,11 +179,28 @@ export class PairTable {
   private values: Int32Array;
   private mask: number;
 
-  constructor(capacity: number) {
+  /** An empty table for `capacity` merges, or a built one from another thread's `share()` (read-only then). */
+  constructor(capacity: number | PairTableParts) {
+    if (typeof capacity !== "number") {
+      this.keys = capacity.keys;
+      this.values = capacity.values;
+      this.mask = capacity.keys.length / 2 - 1;
+      return;
+    }
     const size = tableSize(capacity);
     this.keys = new Int32Array(size * 2).fill(-1);
     this.values = new Int32Array(size * 2);
     this.mask = size - 1;
+  }
+
+  /**
+   * Moves the built table into `SharedArrayBuffer`s and returns them, for `new PairTable(parts)` on other threads.
+   * @example const parts = merges.share(); // another thread: new PairTable(parts)
+   */
+  share(): PairTableParts {
+    this.keys = shared(this.keys);
+    this.values = shared(this.values);
+    return { keys: this.keys, values: this.values };
   }
 
   private slotOf(left: number, right: number): number {
