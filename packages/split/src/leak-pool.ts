@@ -1,9 +1,6 @@
-import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import { InternalError } from "@curate/core";
+import { workerEntry } from "@curate/core/worker";
 
 /** Texts as sent to the worker: UTF-16 code units, text k ending at byte `ends[k]` (see `TextBatch`). */
 export interface PackedTexts {
@@ -78,41 +75,9 @@ export interface LeakResponse {
   readonly error?: string;
 }
 
-let sourceWorker: Promise<URL> | undefined;
-
-/**
- * The worker's entry file. The built package runs `dist/leak-worker.js`. From TypeScript source (vitest, with the
- * `@curate/source` condition) Node 20 cannot run `.ts` in a worker, so the entry is bundled once per process with
- * esbuild (a development dependency, imported only in this case) into `node_modules/.cache/` — the way
- * @curate/tokenizer-worker does it, so tests run the same worker code as the CLI.
- */
-async function workerUrl(): Promise<URL> {
-  if (!import.meta.url.endsWith(".ts")) return new URL("./leak-worker.js", import.meta.url);
-  sourceWorker ??= (async () => {
-    const here = dirname(fileURLToPath(import.meta.url));
-    const { build } = await import("esbuild");
-    const result = await build({
-      entryPoints: [join(here, "leak-worker.ts")],
-      bundle: true,
-      platform: "node",
-      format: "esm",
-      target: "node20",
-      write: false,
-      conditions: ["@curate/source"],
-      logLevel: "silent",
-    });
-    const code = result.outputFiles[0]!.text;
-    const dir = join(here, "..", "node_modules", ".cache", "curate-split-leak-worker");
-    mkdirSync(dir, { recursive: true });
-    const file = join(dir, `leak-worker-${createHash("sha256").update(code).digest("hex").slice(0, 16)}.mjs`);
-    if (!existsSync(file)) {
-      const temp = `${file}.tmp-${process.pid}`;
-      writeFileSync(temp, code);
-      renameSync(temp, file);
-    }
-    return pathToFileURL(file);
-  })();
-  return sourceWorker;
+/** The worker's entry file (`leak-worker.js`; bundled from source under vitest). */
+function workerUrl(): Promise<URL> {
+  return workerEntry(import.meta.url, "leak-worker");
 }
 
 interface Waiter {

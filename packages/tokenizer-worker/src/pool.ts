@@ -1,10 +1,7 @@
-import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import { CurateError } from "@curate/core";
+import { workerEntry } from "@curate/core/worker";
 import type { BackendOptions, SharedBackend } from "./backend.js";
 import {
   handle,
@@ -47,42 +44,9 @@ function toError(error: { name: string; message: string; stack?: string }): Cura
   return wrapped;
 }
 
-let sourceWorker: Promise<URL> | undefined;
-
-/**
- * The worker's entry file. Built packages run `dist/worker.js`. Running from TypeScript source (vitest, with the
- * `@curate/source` condition), there is no `.js` to run and Node 20 cannot run `.ts` in a worker, so the worker is
- * bundled once per process with esbuild (a development dependency, only imported in this case) into
- * `node_modules/.cache/`, where the tokenizer libraries still resolve.
- */
-async function workerUrl(): Promise<URL> {
-  if (!import.meta.url.endsWith(".ts")) return new URL("./worker.js", import.meta.url);
-  sourceWorker ??= (async () => {
-    const here = dirname(fileURLToPath(import.meta.url));
-    const { build } = await import("esbuild");
-    const result = await build({
-      entryPoints: [join(here, "worker.ts")],
-      bundle: true,
-      platform: "node",
-      format: "esm",
-      target: "node20",
-      write: false,
-      conditions: ["@curate/source"],
-      external: ["tiktoken", "@huggingface/tokenizers", "@huggingface/jinja", "esbuild"],
-      logLevel: "silent",
-    });
-    const code = result.outputFiles[0]!.text;
-    const dir = join(here, "..", "node_modules", ".cache", "curate-tokenizer-worker");
-    mkdirSync(dir, { recursive: true });
-    const file = join(dir, `worker-${createHash("sha256").update(code).digest("hex").slice(0, 16)}.mjs`);
-    if (!existsSync(file)) {
-      const temp = `${file}.tmp-${process.pid}`;
-      writeFileSync(temp, code);
-      renameSync(temp, file);
-    }
-    return pathToFileURL(file);
-  })();
-  return sourceWorker;
+/** The worker's entry file (`worker.js`; bundled from source under vitest). */
+function workerUrl(): Promise<URL> {
+  return workerEntry(import.meta.url, "worker", ["tiktoken", "@huggingface/tokenizers", "@huggingface/jinja"]);
 }
 
 /**
