@@ -15,7 +15,8 @@ const Phase = {
 } as const;
 type Phase = (typeof Phase)[keyof typeof Phase];
 
-function isWs(c: number | undefined): boolean {
+/** JSON whitespace. */
+export function isWs(c: number | undefined): boolean {
   return c === 32 || c === 10 || c === 13 || c === 9;
 }
 
@@ -63,32 +64,71 @@ export function skipString(state: StringState, chunk: Buffer, i: number, n: numb
  * parsers on npm build values token by token in JS, which is many times slower than `JSON.parse` per element.
  * @example const s = new JsonArraySplitter("a.json", 1 << 24, 1, 2); s.push(afterBracket, out); s.end(out);
  */
-export class JsonArraySplitter extends ChunkCursor {
-  private phase: Phase = Phase.Between;
-  private afterComma = false;
-  private depth = 0;
+/**
+ * What the JSON array and JSON values splitters share: string state for `skipString`, the bytes held of the record
+ * being read, and turning them into one entry when it ends (too long, invalid UTF-8, or parsed).
+ */
+export abstract class JsonRecordSplitter extends ChunkCursor {
   /** String state, read and written by `skipString`. */
   inString = false;
   escaped = false;
-  private readonly pending: PendingBytes;
-
-  private elementLine = 0;
-  private elementColumn = 0;
-  /** Content after the closing `]`: where it starts, and its first KiB. */
-  private trailing: { line: number; column: number; head: Buffer; bytes: number } | undefined;
   records = 0;
+  protected readonly pending: PendingBytes;
 
-  /**
-   * @param line, column where the byte after the opening `[` is.
-   */
   constructor(
-    private readonly file: string,
-    private readonly maxRecordBytes: number,
+    protected readonly file: string,
+    protected readonly maxRecordBytes: number,
     line: number,
     column: number,
   ) {
     super(line, column);
     this.pending = new PendingBytes(maxRecordBytes);
+  }
+
+  /**
+   * Appends the held record (started at `line`, `column`) to `out` and counts it. Returns its text and origin when it
+   * went to `parseRecord`, so a caller can refine the reject; `undefined` when it was too long or not UTF-8.
+   */
+  protected takeRecord(
+    line: number,
+    column: number,
+    terminated: boolean,
+    out: Entry[],
+  ): { text: string; origin: Origin } | undefined {
+    this.records++;
+    const total = this.pending.total;
+    if (this.pending.overflow) {
+      const head = this.pending.head;
+      this.pending.reset();
+      out.push(tooLongEntry(head, { file: this.file, line, column, bytes: total }, this.maxRecordBytes, "record"));
+      return undefined;
+    }
+    const buf = this.pending.take();
+    let end = buf.length;
+    while (end > 0 && isWs(buf[end - 1])) end--;
+    const origin: Origin = { file: this.file, line, column, bytes: end };
+    const text = decodeUtf8(buf, 0, end);
+    if (typeof text === "number") {
+      out.push(invalidUtf8Entry(buf, 0, end, text, origin));
+      return undefined;
+    }
+    parseRecord(text, origin, terminated, out);
+    return { text, origin };
+  }
+}
+
+export class JsonArraySplitter extends JsonRecordSplitter {
+  private phase: Phase = Phase.Between;
+  private afterComma = false;
+  private depth = 0;
+  private elementLine = 0;
+  private elementColumn = 0;
+  /** Content after the closing `]`: where it starts, and its first KiB. */
+  private trailing: { line: number; column: number; head: Buffer; bytes: number } | undefined;
+
+  /** `line`, `column`: where the byte after the opening `[` is. */
+  constructor(file: string, maxRecordBytes: number, line: number, column: number) {
+    super(file, maxRecordBytes, line, column);
   }
 
   push(chunk: Buffer, out: Entry[]): void {
@@ -224,21 +264,6 @@ export class JsonArraySplitter extends ChunkCursor {
   }
 
   private finishElement(terminated: boolean, out: Entry[]): void {
-    this.records++;
-    const total = this.pending.total;
-    if (this.pending.overflow) {
-      const head = this.pending.head;
-      this.pending.reset();
-      const origin = { file: this.file, line: this.elementLine, column: this.elementColumn, bytes: total };
-      out.push(tooLongEntry(head, origin, this.maxRecordBytes, "record"));
-      return;
-    }
-    const buf = this.pending.take();
-    let end = buf.length;
-    while (end > 0 && isWs(buf[end - 1])) end--;
-    const origin: Origin = { file: this.file, line: this.elementLine, column: this.elementColumn, bytes: end };
-    const text = decodeUtf8(buf, 0, end);
-    if (typeof text === "number") out.push(invalidUtf8Entry(buf, 0, end, text, origin));
-    else parseRecord(text, origin, terminated, out);
+    this.takeRecord(this.elementLine, this.elementColumn, terminated, out);
   }
 }

@@ -1,8 +1,6 @@
-import { skipString } from "./array.js";
-import { decodeUtf8, invalidUtf8Entry, PendingBytes, tooLongEntry } from "./bytes.js";
-import { ChunkCursor } from "./cursor.js";
+import { isWs, JsonRecordSplitter, skipString } from "./array.js";
 import { scanJson } from "./json-scan.js";
-import { type Entry, type Origin, parseRecord, Routed, rejectEntry } from "./record.js";
+import { type Entry, Routed, rejectEntry } from "./record.js";
 
 const LF = 10;
 const QUOTE = 34;
@@ -17,10 +15,6 @@ const Phase = {
 } as const;
 type Phase = (typeof Phase)[keyof typeof Phase];
 
-function isWs(c: number | undefined): boolean {
-  return c === 32 || c === 10 || c === 13 || c === 9;
-}
-
 /**
  * Splits a `.json` file holding top-level JSON values one after another, separated only by whitespace, into the
  * records: one pretty-printed object, several (what `jq . data.jsonl > data.json` writes), or JSONL, which is such
@@ -34,29 +28,15 @@ function isWs(c: number | undefined): boolean {
  * the file is cut off), and nothing after it becomes a record — the same as an unclosed element of a JSON array.
  * @example const s = new JsonValuesSplitter("a.json", 1 << 24, 1, 1); s.push(chunk, out); s.end(out);
  */
-export class JsonValuesSplitter extends ChunkCursor {
+export class JsonValuesSplitter extends JsonRecordSplitter {
   private phase: Phase = Phase.Between;
   private depth = 0;
-  /** String state, read and written by `skipString`. */
-  inString = false;
-  escaped = false;
-  private readonly pending: PendingBytes;
-
   private valueLine = 0;
   private valueColumn = 0;
-  records = 0;
 
-  /**
-   * @param line, column where the first byte of `push`'s first chunk is (after a BOM and leading whitespace).
-   */
-  constructor(
-    private readonly file: string,
-    private readonly maxRecordBytes: number,
-    line: number,
-    column: number,
-  ) {
-    super(line, column);
-    this.pending = new PendingBytes(maxRecordBytes);
+  /** `line`, `column`: where the first byte of `push`'s first chunk is (after a BOM and leading whitespace). */
+  constructor(file: string, maxRecordBytes: number, line: number, column: number) {
+    super(file, maxRecordBytes, line, column);
   }
 
   /** Splits off every value that ends in `chunk`, appending results to `out`; holds the unfinished one. */
@@ -130,34 +110,16 @@ export class JsonValuesSplitter extends ChunkCursor {
   }
 
   private finish(out: Entry[], unclosed: boolean): void {
-    this.records++;
     const total = this.pending.total;
-    const origin: Origin = { file: this.file, line: this.valueLine, column: this.valueColumn, bytes: total };
-    if (this.pending.overflow) {
-      const head = this.pending.head;
-      this.pending.reset();
-      const entry = tooLongEntry(head, origin, this.maxRecordBytes, "record");
-      out.push(unclosed ? withNote(entry, this.unclosedNote(total)) : entry);
-      return;
-    }
-    const buf = this.pending.take();
-    let end = buf.length;
-    while (end > 0 && isWs(buf[end - 1])) end--;
-    const trimmed = { ...origin, bytes: end };
-    const text = decodeUtf8(buf, 0, end);
-    if (typeof text === "number") {
-      out.push(invalidUtf8Entry(buf, 0, end, text, trimmed));
-      return;
-    }
     const before = out.length;
-    parseRecord(text, trimmed, true, out);
+    const parsed = this.takeRecord(this.valueLine, this.valueColumn, true, out);
     if (!unclosed) return;
     const entry = out[before];
     // Unbalanced text never parses; the guard only keeps a (impossible) kept record from being turned into a reject.
     if (!(entry instanceof Routed) || entry.reason === undefined || out.length !== before + 1) return;
-    if (scanJson(text).errorOffset >= text.length) {
+    if (parsed !== undefined && scanJson(parsed.text).errorOffset >= parsed.text.length) {
       // Nothing is wrong with the value except that it stops: a cut-off file, not a syntax error.
-      out[before] = rejectEntry(text, trimmed, {
+      out[before] = rejectEntry(parsed.text, parsed.origin, {
         ...entry.reason,
         code: "truncated_line",
         message: `the input ends inside the JSON value that starts at line ${this.valueLine} column ${this.valueColumn} (it is never closed); the file may be cut off`,
