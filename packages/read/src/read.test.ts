@@ -609,14 +609,16 @@ describe("compression", () => {
     expect(r2.routes).toEqual(["1:ok", "2:ok", "4:invalid_json", "5:ok"]);
   });
 
-  it("turns a cut-off gzip or zstd stream into records read so far plus a corrupt_input reject", async () => {
+  it("quarantines the records of a cut-off gzip or zstd file as corrupt_input rejects, then says where it broke", async () => {
     const gz = gzipSync(records);
-    const r = await text(gz.subarray(0, gz.length - 12));
-    expect(r.routes[0]).toBe("1:ok");
-    expect(r.routes.at(-1)).toMatch(/^\d+:corrupt_input$/);
+    const r = await collect(readInputs([write("cut.jsonl.gz", gz.subarray(0, gz.length - 12))]));
+    expect(r.kept).toEqual([]);
+    expect(r.routes[0]).toBe("1:corrupt_input");
+    expect(r.rejected[0]!.reason.message).toMatch(/^quarantined: read from .*cut\.jsonl\.gz/);
     expect(r.rejected.at(-1)!.reason.message).toMatch(/^gzip data is corrupt or cut off/);
     const zst = readFileSync(join(fixtures, "records.jsonl.zst"));
-    const z = await text(zst.subarray(0, zst.length - 10));
+    const z = await collect(readInputs([write("cut.jsonl.zst", zst.subarray(0, zst.length - 10))]));
+    expect(z.kept).toEqual([]);
     expect(z.routes.at(-1)).toMatch(/:corrupt_input$/);
   });
 });

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { resolve } from "node:path";
-import { type Envelope, type RecordSource, type StageContext, UsageError } from "@curate/core";
+import { CurateError, type Envelope, type RecordSource, type StageContext, UsageError } from "@curate/core";
 import { type ResolvedInput, resolveInputs, STDIN } from "./inputs.js";
 import { type Entry, Routed, rejectEntry } from "./record.js";
 import { DecompressError, decompress, fileChunks, streamChunks } from "./source.js";
@@ -21,7 +21,10 @@ export const DEFAULT_MAX_LINE_BYTES = 16 * 1024 * 1024;
 
 interface Opened {
   readonly path: string;
-  chunks(): AsyncIterable<Buffer>;
+  /** `chunkBytes` is a hint: files read in pieces of that size. */
+  chunks(chunkBytes?: number): AsyncIterable<Buffer>;
+  /** Whether the input can be read twice (a file), so its integrity can be checked before any record is used. */
+  readonly rereadable: boolean;
 }
 
 function checkOptions(options: ReadOptions): number {
@@ -79,11 +82,18 @@ async function* entryBatches(
         stat.bytes += chunk.length;
         hash.update(chunk);
         onBytes?.(chunk.length);
-        yield chunk;
+        if (!failed) yield chunk;
+        // Damaged: small pieces, since node:zlib drops the output of the write in which it finds the damage.
+        else
+          for (let at = 0; at < chunk.length; at += QUARANTINE_FEED_BYTES)
+            yield chunk.subarray(at, at + QUARANTINE_FEED_BYTES);
       }
       complete = true;
     }
     const splitter = new RecordSplitter(input.path, maxLineBytes);
+    // A compressed file whose checksum fails is read again for what it holds, but nothing from it is kept.
+    const failed = input.rereadable ? await integrity(input) : undefined;
+    const quarantine = failed && quarantined(input.path, failed);
     let damage: DecompressError | undefined;
     try {
       for await (const chunk of decompress(raw(), (c) => (stat.compression = c))) {
@@ -94,7 +104,7 @@ async function* entryBatches(
           stat.records = splitter.records;
           stat.blankLines = splitter.blankLines;
           if (splitter.container) stat.container = splitter.container;
-          if (out.length > 0) yield out;
+          if (out.length > 0) yield quarantine ? quarantine(out) : out;
           start = end;
         }
       }
@@ -105,6 +115,14 @@ async function* entryBatches(
     const out: Entry[] = [];
     splitter.end(out);
     let records = splitter.records;
+    if (damage && !input.rereadable) {
+      // Records from this stream were passed on before its check failed; it cannot be read again to quarantine them.
+      throw new CurateError(
+        "CURATE_CORRUPT_INPUT",
+        `${input.path}: ${damage.message}. The records before the damage were already passed on unverified, so the run is refused; save the input to a file to have its records quarantined as corrupt_input rejects`,
+        { exitCode: 2, cause: damage },
+      );
+    }
     if (damage) {
       // What the damaged stream still held was read above; the rest cannot be, and that is a reject, not a crash.
       records++;
@@ -123,8 +141,46 @@ async function* entryBatches(
     stat.blankLines = splitter.blankLines;
     stat.container = splitter.container ?? "jsonl";
     if (complete) stat.sha256 = hash.digest("hex");
-    if (out.length > 0) yield out;
+    if (out.length > 0) yield quarantine ? quarantine(out) : out;
   }
+}
+
+/** Piece size fed to the decoder on a damaged file's second read (see `raw` in `entryBatches`). */
+const QUARANTINE_FEED_BYTES = 512;
+
+/**
+ * Reads a compressed file once through, discarding what it decodes, to find a failing checksum (gzip CRC-32 and
+ * length, zstd XXH64) before any of its records is used: both formats check only at the end of a member or frame,
+ * and a member can be the whole file. Plain files stop at the first chunk. Costs one extra decompression per
+ * compressed file, in constant memory.
+ */
+async function integrity(input: Opened): Promise<DecompressError | undefined> {
+  let compressed = false;
+  try {
+    for await (const _ of decompress(input.chunks(), (c) => (compressed = c !== "none"))) {
+      if (!compressed) return undefined;
+    }
+  } catch (error) {
+    if (error instanceof DecompressError) return error;
+    throw error;
+  }
+  return undefined;
+}
+
+/** Turns the kept records of a chunk into `corrupt_input` rejects (warnings on them go with them). */
+function quarantined(path: string, failed: DecompressError): (entries: Entry[]) => Entry[] {
+  const reason = {
+    code: "corrupt_input",
+    message: `quarantined: read from ${path}, which fails its ${failed.compression} integrity check (${failed.message}), so this record cannot be trusted`,
+  };
+  return (entries) => {
+    const out: Entry[] = [];
+    for (const entry of entries) {
+      if (!(entry instanceof Routed)) out.push(new Routed(entry, reason, undefined));
+      else if (entry.reason) out.push(entry);
+    }
+    return out;
+  };
 }
 
 function route(entry: Routed, ctx: StageContext): void {
@@ -184,8 +240,12 @@ export function readInputs(patterns: readonly string[], options: ReadOptions = {
     const resolved: ResolvedInput[] = await resolveInputs(patterns, { cwd });
     return resolved.map((input) =>
       input.path === STDIN
-        ? { path: STDIN, chunks: () => streamChunks(options.stdin ?? process.stdin) }
-        : { path: input.path, chunks: () => fileChunks(resolve(cwd, input.path), input.path) },
+        ? { path: STDIN, chunks: () => streamChunks(options.stdin ?? process.stdin), rereadable: false }
+        : {
+            path: input.path,
+            chunks: (chunkBytes?: number) => fileChunks(resolve(cwd, input.path), input.path, chunkBytes),
+            rereadable: true,
+          },
     );
   };
   return makeSource(open, options);
@@ -198,5 +258,5 @@ export function readInputs(patterns: readonly string[], options: ReadOptions = {
  * const source = readStream(Readable.from(['{"prompt":"hi","completion":"hello"}\n']), "inline.jsonl");
  */
 export function readStream(stream: NodeJS.ReadableStream, file: string, options: ReadOptions = {}): ReadSource {
-  return makeSource(async () => [{ path: file, chunks: () => streamChunks(stream) }], options);
+  return makeSource(async () => [{ path: file, chunks: () => streamChunks(stream), rereadable: false }], options);
 }

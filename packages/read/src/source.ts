@@ -3,6 +3,10 @@ import { open } from "node:fs/promises";
 import { pipeline, Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import { CurateError } from "@curate/core";
+import { DecompressError } from "./errors.js";
+import { unzstd } from "./zstd.js";
+
+export { DecompressError } from "./errors.js";
 
 /**
  * The compression of an input, found from its first bytes.
@@ -15,23 +19,6 @@ export type Compression = "none" | "gzip" | "zstd";
  * @example fileChunks(path, shown, FILE_CHUNK_BYTES);
  */
 export const FILE_CHUNK_BYTES = 1 << 20;
-/** fzstd decodes every complete block in what it is given; feeding it slices bounds what one push can produce. */
-const ZSTD_FEED_BYTES = 64 * 1024;
-
-/**
- * A compressed stream that ends early or holds bytes its format does not allow. Becomes a `corrupt_input` reject.
- * @example throw new DecompressError("zstd", "zstd data is corrupt or cut off");
- */
-export class DecompressError extends Error {
-  constructor(
-    readonly compression: Compression,
-    message: string,
-    options: { cause?: unknown } = {},
-  ) {
-    super(message, options);
-    this.name = "DecompressError";
-  }
-}
 
 function openError(shown: string, cause: unknown): CurateError {
   const code = (cause as NodeJS.ErrnoException)?.code;
@@ -141,8 +128,40 @@ async function* gunzip(raw: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
     readError = error;
   });
   pipeline(input, inflate, () => {});
+  // Events rather than `for await`: a stream destroyed by an error drops the output it still buffers, and that is
+  // the end of the file when only the trailer is damaged (what a quarantine wants to recover, as `gzip -dc` does).
+  const queue: Buffer[] = [];
+  let failure: unknown;
+  let ended = false;
+  let wake: (() => void) | undefined;
+  inflate.on("data", (chunk: Buffer) => {
+    queue.push(chunk);
+    if (queue.length >= 4) inflate.pause();
+    wake?.();
+  });
+  inflate.on("error", (error) => {
+    failure = error;
+    wake?.();
+  });
+  inflate.on("end", () => {
+    ended = true;
+    wake?.();
+  });
   try {
-    for await (const chunk of inflate) yield chunk as Buffer;
+    for (;;) {
+      const chunk = queue.shift();
+      if (chunk !== undefined) {
+        if (queue.length < 2 && inflate.isPaused()) inflate.resume();
+        yield chunk;
+        continue;
+      }
+      if (failure !== undefined) throw failure;
+      if (ended) return;
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+      wake = undefined;
+    }
   } catch (error) {
     if (readError !== undefined) throw readError;
     throw new DecompressError("gzip", `gzip data is corrupt or cut off (${(error as Error).message})`, {
@@ -158,37 +177,4 @@ async function* gunzip(raw: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
       });
     }
   }
-}
-
-/**
- * Node 20 has no zstd in zlib; fzstd's streaming `Decompress` is pure JS and needs no native build. Loaded on first
- * use, like fast-glob: importing it cost 30–45 ms of every start-up (under load), zstd input or not.
- */
-async function* unzstd(raw: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-  const { Decompress } = await import("fzstd");
-  let out: Buffer[] = [];
-  const decoder = new Decompress((data) => {
-    if (data.length > 0) out.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
-  });
-  const push = (bytes: Uint8Array, final: boolean) => {
-    try {
-      decoder.push(bytes, final);
-    } catch (error) {
-      throw new DecompressError("zstd", `zstd data is corrupt or cut off (${(error as Error).message})`, {
-        cause: error,
-      });
-    }
-  };
-  for await (const chunk of raw) {
-    for (let start = 0; start < chunk.length; start += ZSTD_FEED_BYTES) {
-      push(chunk.subarray(start, start + ZSTD_FEED_BYTES), false);
-      if (out.length > 0) {
-        const ready = out;
-        out = [];
-        yield* ready;
-      }
-    }
-  }
-  push(new Uint8Array(0), true);
-  yield* out;
 }
