@@ -172,3 +172,40 @@ describe("gzip integrity", () => {
     });
   });
 });
+
+describe("records that break walkers", () => {
+  const deep = (levels: number, leaf = "1") => `{"a":${"[".repeat(levels)}${leaf}${"]".repeat(levels)}}`;
+
+  it("a record nested 5,000 levels deep is a too_deep reject, not a crash; 512 levels is kept, 513 is not", async () => {
+    // deep(n) is n arrays inside one object: n + 1 levels.
+    const r = await read(file(`${deep(5000)}\n${deep(511)}\n${deep(512)}\n`));
+    expect(r.codes).toEqual(["too_deep", "too_deep"]);
+    expect(r.rejected[0]!.reason.message).toMatch(/more than 512 levels deep/);
+    expect(r.rejected.map((x) => x.item.source.line)).toEqual([1, 3]);
+    expect(r.kept.map((x) => x.source.line)).toEqual([2]);
+    const raised = await read(file(`${deep(5000)}\n`), { maxDepth: 2000 });
+    expect(raised.codes).toEqual(["too_deep"]);
+    expect((await read(file(`${deep(600)}\n`), { maxDepth: 1000 })).kept).toHaveLength(1);
+    expect(() => readInputs([], { maxDepth: 0 })).toThrow(/maxDepth/);
+  });
+
+  it("deep nesting with a lone surrogate, a huge number or a duplicate key is rejected as too_deep", async () => {
+    const r = await read(
+      file(
+        `${deep(100_000, '"\\ud800"')}\n${deep(100_000, `1${"0".repeat(400)}`)}\n${deep(100_000, '{"k":1,"k":2}')}\n`,
+      ),
+    );
+    expect(r.codes).toEqual(["too_deep", "too_deep", "too_deep"]);
+  });
+
+  it("1e400, -1e400 and a 100,000-digit integer are number_out_of_range rejects, never a silent null", async () => {
+    const r = await read(
+      file(`{"x":1e400}\n{"y":[-1e400]}\n{"z":${"9".repeat(100_000)}}\n{"ok":1e300,"big":12345678901234567890}\n`),
+    );
+    expect(r.codes).toEqual(["number_out_of_range", "number_out_of_range", "number_out_of_range"]);
+    expect(r.rejected.map((x) => x.reason.issues?.[0]?.path)).toEqual(["x", "y[0]", "z"]);
+    // The rejects file keeps the original text, digits and all.
+    expect(r.rejected[2]!.item.data).toContain("9".repeat(1000));
+    expect(r.kept).toHaveLength(1);
+  });
+});

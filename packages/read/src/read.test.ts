@@ -289,10 +289,12 @@ describe("readStream: JSONL", () => {
     expect((copy as { polluted?: unknown }).polluted).toBeUndefined();
   });
 
-  it("survives nesting deeper than the call stack, still finding duplicate keys", async () => {
-    const deep = (inner: string) => `{"a":${"[".repeat(50_000)}${inner}${"]".repeat(50_000)}}`;
-    const r = await text(`${deep('{"b":1}')}\n${deep('{"b":1,"b":2}')}\n`);
-    expect(r.routes).toEqual(["1:ok", "2:duplicate_key"]);
+  it("rejects nesting deeper than the call stack as too_deep, and finds duplicate keys 400 levels down", async () => {
+    const deep = (inner: string, n: number) => `{"a":${"[".repeat(n)}${inner}${"]".repeat(n)}}`;
+    const r = await text(
+      `${deep('{"b":1}', 50_000)}\n${deep('{"b":1,"b":2}', 50_000)}\n${deep('{"b":1}', 400)}\n${deep('{"b":1,"b":2}', 400)}\n`,
+    );
+    expect(r.routes).toEqual(["1:too_deep", "2:too_deep", "3:ok", "4:duplicate_key"]);
   });
 
   it("gives the same routes per batch (through the runner, conservation checked) as per record", async () => {

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { resolve } from "node:path";
 import { CurateError, type Envelope, type RecordSource, type StageContext, UsageError } from "@curate/core";
 import { type ResolvedInput, resolveInputs, STDIN } from "./inputs.js";
-import { type Entry, Routed, rejectEntry } from "./record.js";
+import { DEFAULT_MAX_DEPTH, type Entry, Routed, rejectEntry, setMaxDepth } from "./record.js";
 import { DecompressError, decompress, fileChunks, streamChunks } from "./source.js";
 import { RecordSplitter } from "./splitter.js";
 import type { InputStats, ReadOptions } from "./types.js";
@@ -27,14 +27,21 @@ interface Opened {
   readonly rereadable: boolean;
 }
 
-function checkOptions(options: ReadOptions): number {
+function checkOptions(options: ReadOptions): { maxLineBytes: number; maxDepth: number } {
   const max = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
   if (!Number.isSafeInteger(max) || max < 1) {
     throw new UsageError(`maxLineBytes must be a positive integer number of bytes, found ${String(max)}`, {
       code: "CURATE_INVALID_OPTION",
     });
   }
-  return max;
+  const depth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
+  // Past a few thousand levels the recursive walks of later stages overflow the stack: the limit is the guard.
+  if (!Number.isSafeInteger(depth) || depth < 1 || depth > 2000) {
+    throw new UsageError(`maxDepth must be an integer from 1 to 2000, found ${String(depth)}`, {
+      code: "CURATE_INVALID_OPTION",
+    });
+  }
+  return { maxLineBytes: max, maxDepth: depth };
 }
 
 /**
@@ -60,7 +67,7 @@ function pieceEnd(chunk: Buffer, start: number): number {
 async function* entryBatches(
   inputs: () => Promise<Opened[]>,
   stats: InputStats[],
-  maxLineBytes: number,
+  { maxLineBytes, maxDepth }: { maxLineBytes: number; maxDepth: number },
   onBytes: ((bytes: number) => void) | undefined,
 ): AsyncGenerator<Entry[]> {
   stats.length = 0;
@@ -100,6 +107,7 @@ async function* entryBatches(
         for (let start = 0; start < chunk.length; ) {
           const end = pieceEnd(chunk, start);
           const out: Entry[] = [];
+          setMaxDepth(maxDepth);
           splitter.push(start === 0 && end === chunk.length ? chunk : chunk.subarray(start, end), out);
           stat.records = splitter.records;
           stat.blankLines = splitter.blankLines;
@@ -113,6 +121,7 @@ async function* entryBatches(
       damage = error;
     }
     const out: Entry[] = [];
+    setMaxDepth(maxDepth);
     splitter.end(out);
     let records = splitter.records;
     if (damage && !input.rereadable) {
@@ -189,13 +198,13 @@ function route(entry: Routed, ctx: StageContext): void {
 }
 
 function makeSource(inputs: () => Promise<Opened[]>, options: ReadOptions): ReadSource {
-  const maxLineBytes = checkOptions(options);
+  const limits = checkOptions(options);
   const stats: InputStats[] = [];
   const onBytes = options.onBytes;
 
   // One async step per record: the plain RecordSource form. Rejects are routed when the reader reaches them.
   async function* read(ctx: StageContext): AsyncGenerator<Envelope> {
-    for await (const batch of entryBatches(inputs, stats, maxLineBytes, onBytes)) {
+    for await (const batch of entryBatches(inputs, stats, limits, onBytes)) {
       for (let i = 0; i < batch.length; i++) {
         const entry = batch[i]!;
         if (entry instanceof Routed) route(entry, ctx);
@@ -207,7 +216,7 @@ function makeSource(inputs: () => Promise<Opened[]>, options: ReadOptions): Read
   // One async step per batch (about 64 KiB of input, BATCH_INPUT_BYTES): what the runner uses. Rejects in a chunk are routed before
   // its kept records are handed on, in file order among themselves.
   async function* batches(ctx: StageContext): AsyncGenerator<Envelope[]> {
-    for await (const batch of entryBatches(inputs, stats, maxLineBytes, onBytes)) {
+    for await (const batch of entryBatches(inputs, stats, limits, onBytes)) {
       const kept: Envelope[] = [];
       for (let i = 0; i < batch.length; i++) {
         const entry = batch[i]!;

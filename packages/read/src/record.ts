@@ -14,7 +14,11 @@ export type ReadRejectCode =
   | "duplicate_key"
   | "lone_surrogate"
   /** A gzip or zstd stream that is damaged or cut off: the rest of that input cannot be read. */
-  | "corrupt_input";
+  | "corrupt_input"
+  /** Nested deeper than `maxDepth` (default 512): later stages walk records recursively. */
+  | "too_deep"
+  /** A number JSON.parse turns into ±Infinity (`1e400`, a 400-digit integer): it would be written as `null`. */
+  | "number_out_of_range";
 
 /**
  * Warning codes the reader produces on records it keeps.
@@ -173,6 +177,30 @@ function countKeyColons(text: string, limit: number): number {
 /** Set by `countKeys` when it meets a number beyond ±(2^53-1); read right after. */
 let sawUnsafeNumber = false;
 
+/**
+ * The default deepest nesting a record may have: 512 levels of objects and arrays, far beyond real data. Deeper
+ * records are `too_deep` rejects, because every later stage (formats, dedup keys, tokens, writers) walks records
+ * recursively and a 5,000-level record overflowed the stack and aborted whole runs.
+ * @example readInputs(["a.jsonl"], { maxDepth: DEFAULT_MAX_DEPTH * 2 });
+ */
+export const DEFAULT_MAX_DEPTH = 512;
+
+/** The depth limit `parseRecord` applies; the reader sets it before each synchronous parse (`setMaxDepth`). */
+let maxDepth = DEFAULT_MAX_DEPTH;
+
+/**
+ * Sets the nesting limit for the `parseRecord` calls that follow (the reader calls it before each chunk it parses;
+ * parsing a chunk is synchronous, so readers running side by side never see each other's limit).
+ * @example setMaxDepth(64); splitter.push(chunk, out);
+ */
+export function setMaxDepth(depth: number): void {
+  maxDepth = depth;
+}
+
+/** Thrown by the key walk when a record nests deeper than `maxDepth`. */
+class TooDeep {}
+const TOO_DEEP = new TooDeep();
+
 function isUnsafeNumber(value: unknown): boolean {
   return typeof value === "number" && (value > Number.MAX_SAFE_INTEGER || value < -Number.MAX_SAFE_INTEGER);
 }
@@ -180,15 +208,16 @@ function isUnsafeNumber(value: unknown): boolean {
 /**
  * Recursive `for...in` walk: the fastest form measured (an iterative walk with `Object.keys` cost 2.5x as much over
  * JSON.parse, mostly in garbage collection of the key arrays). `hasOwn` keeps the count exact even if someone added
- * enumerable properties to Object.prototype.
+ * enumerable properties to Object.prototype. Throws TOO_DEEP past `maxDepth`, which also bounds the recursion.
  */
-function countKeysRecursive(value: object): number {
+function countKeysRecursive(value: object, depth: number): number {
+  if (depth > maxDepth) throw TOO_DEEP;
   let count = 0;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
       const child: unknown = value[i];
       if (typeof child === "object") {
-        if (child !== null) count += countKeysRecursive(child);
+        if (child !== null) count += countKeysRecursive(child, depth + 1);
       } else if (isUnsafeNumber(child)) sawUnsafeNumber = true;
     }
     return count;
@@ -198,40 +227,21 @@ function countKeysRecursive(value: object): number {
     count++;
     const child: unknown = (value as Record<string, unknown>)[key];
     if (typeof child === "object") {
-      if (child !== null) count += countKeysRecursive(child);
+      if (child !== null) count += countKeysRecursive(child, depth + 1);
     } else if (isUnsafeNumber(child)) sawUnsafeNumber = true;
   }
   return count;
 }
 
-/** The same count with an explicit stack, for nesting deep enough to overflow the recursive walk. */
-function countKeysIterative(root: object): number {
-  let count = 0;
-  const stack: unknown[] = [root];
-  while (stack.length > 0) {
-    const value = stack.pop();
-    if (typeof value !== "object" || value === null) {
-      if (isUnsafeNumber(value)) sawUnsafeNumber = true;
-    } else if (Array.isArray(value)) {
-      for (const child of value) stack.push(child);
-    } else {
-      const keys = Object.keys(value);
-      count += keys.length;
-      for (const key of keys) stack.push((value as Record<string, unknown>)[key]);
-    }
-  }
-  return count;
-}
-
 /**
- * Counts the keys of every object in a parsed tree, and notes numbers too big to be exact (`sawUnsafeNumber`).
- * JSON.parse accepts nesting far deeper than the call stack, hence the fallback.
+ * Counts the keys of every object in a parsed tree, and notes numbers too big to be exact (`sawUnsafeNumber`);
+ * `undefined` when the tree nests deeper than `maxDepth` (JSON.parse itself accepts any depth).
  */
-function countKeys(root: object): number {
+function countKeys(root: object): number | undefined {
   try {
-    return countKeysRecursive(root);
+    return countKeysRecursive(root, 1);
   } catch (error) {
-    if (error instanceof RangeError) return countKeysIterative(root);
+    if (error === TOO_DEEP) return undefined;
     throw error;
   }
 }
@@ -322,6 +332,21 @@ function unsafeIntegerIssues(data: object): Issue[] {
   return issues;
 }
 
+function outOfRangeIssues(data: object): Issue[] {
+  const issues: Issue[] = [];
+  walk(data, (value, path, isKey) => {
+    if (issues.length >= MAX_ISSUES || isKey || typeof value !== "number" || Number.isFinite(value)) return;
+    issues.push({
+      code: "number_out_of_range",
+      severity: "error",
+      path: formatPath(path),
+      message: "number beyond ±1.8e308: JSON.parse reads it as Infinity and JSON writes that as null",
+      found: value > 0 ? "> 1.8e308" : "< -1.8e308",
+    });
+  });
+  return issues;
+}
+
 /**
  * Parses one record's text and appends what happens to it to `out`: the kept envelope (after its warnings), or one
  * reject. `terminated` is false for the last line of an input that has no newline.
@@ -348,6 +373,15 @@ export function parseRecord(text: string, origin: Origin, terminated: boolean, o
   // Duplicate keys: JSON.parse keeps the last value silently.
   sawUnsafeNumber = false;
   const keys = countKeys(data);
+  if (keys === undefined) {
+    out.push(
+      rejectEntry(text, origin, {
+        code: "too_deep",
+        message: `the record nests objects and arrays more than ${maxDepth} levels deep (--max-depth)`,
+      }),
+    );
+    return;
+  }
   const unsafeNumbers = sawUnsafeNumber;
   if (mayHaveDuplicateKeys(text, keys)) {
     const { duplicates } = scanJson(text, true);
@@ -377,6 +411,20 @@ export function parseRecord(text: string, origin: Origin, terminated: boolean, o
         rejectEntry(text, origin, {
           code: "lone_surrogate",
           message: `lone UTF-16 surrogate escape at ${issues[0]!.path || "(record)"}: not valid Unicode`,
+          issues,
+        }),
+      );
+      return;
+    }
+  }
+
+  if (unsafeNumbers) {
+    const issues = outOfRangeIssues(data);
+    if (issues.length > 0) {
+      out.push(
+        rejectEntry(text, origin, {
+          code: "number_out_of_range",
+          message: `number at ${issues[0]!.path || "(record)"} is beyond what a double can hold (${issues[0]!.found}); it would be written as null. Store it as a string`,
           issues,
         }),
       );

@@ -8,6 +8,8 @@ import type { Container } from "./splitter.js";
 export interface ReadOptions {
   /** Longest line accepted, in bytes (default 16 MiB). Longer lines become `line_too_long` rejects without buffering them whole. */
   maxLineBytes?: number;
+  /** Deepest nesting of objects and arrays a record may have (default 512, at most 2000); deeper is `too_deep`. */
+  maxDepth?: number;
   /** Stream used for "-" (default process.stdin). */
   stdin?: NodeJS.ReadableStream;
   /** Called with raw (on-disk, possibly compressed) bytes as they are read, for progress bars. */
