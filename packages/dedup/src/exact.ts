@@ -13,7 +13,10 @@ import {
   DEFAULT_NORMALIZATION,
   type KeySpec,
   keyHasher,
+  missingKeyField,
+  missingKeyReason,
   type Normalization,
+  noRecordHasKey,
   parseKey,
   parseNormalization,
 } from "./key.js";
@@ -59,6 +62,8 @@ export function exactDedup(options: ExactDedupOptions = {}): ExactDedupStage {
   }
   const hashOf = keyHasher(key, steps);
   const hash = new Uint32Array(4);
+  const missingOf = missingKeyField(key);
+  let missing = 0;
 
   let index: DedupIndex | undefined;
   let stats = newStats();
@@ -71,9 +76,16 @@ export function exactDedup(options: ExactDedupOptions = {}): ExactDedupStage {
         index = options.index ?? new MemoryDedupIndex();
         stats = newStats();
         clusters = new Map();
+        missing = 0;
       }
       const out: Envelope[] = [];
       for (const item of items) {
+        const lacks = missingOf?.(item.data);
+        if (lacks !== undefined) {
+          missing++;
+          ctx.reject(item, missingKeyReason(lacks, key as readonly string[]));
+          continue;
+        }
         stats.records++;
         hashOf(item.data, hash);
         const found = index.firstSeen(hash, item.source);
@@ -106,6 +118,7 @@ export function exactDedup(options: ExactDedupOptions = {}): ExactDedupStage {
       if (used instanceof MemoryDedupIndex) stats.indexBytes = used.bytes;
       if (used !== options.index) await used.close?.();
       clusters = new Map();
+      if (missing > 0 && stats.records === 0) throw noRecordHasKey(key as readonly string[]);
     },
   });
   return withStats(stage, () => stats);

@@ -18,7 +18,7 @@ import {
   withOwnCluster,
   withStats,
 } from "./common.js";
-import { type KeySpec, keyReader, parseKey } from "./key.js";
+import { type KeySpec, keyReader, missingKeyField, missingKeyReason, noRecordHasKey, parseKey } from "./key.js";
 import { LshIndex, type LshWeights, optimalBands } from "./lsh.js";
 import { clusterId, SourceTable, Uint32Pages } from "./pages.js";
 import { SketchPool } from "./pool.js";
@@ -75,6 +75,8 @@ export type NearDedupStage = BatchStage & { readonly stats: NearDedupStats };
 
 /** Newest records looked at per band and record: bounds the work of huge clusters (see `LshIndex.query`). */
 const CANDIDATES_PER_BAND = 64;
+/** Sketch batches in flight ahead of the one being decided: enough to keep 16 workers busy. */
+const DECIDE_AHEAD = 32;
 
 function integer(where: string, name: string, value: unknown, min: number, max: number): number {
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min || value > max) {
@@ -188,6 +190,8 @@ export function nearDedup(options: NearDedupOptions = {}): NearDedupStage {
   }
   const params: SketchParams = { kind, n, numPerm, bands, rows, seed, payload: verify ? "shingles" : "signature" };
   const textOf = keyReader(key);
+  const missingOf = missingKeyField(key);
+  let missing = 0;
   // Shingles arrive in text order; only the records that are verified are sorted (into reused arrays): sorting every
   // record in the sketcher measured ~2.5 µs per record, and ~90% of records never meet a candidate.
   let mineScratch = new Uint32Array(1024);
@@ -204,7 +208,9 @@ export function nearDedup(options: NearDedupOptions = {}): NearDedupStage {
     : signatureSimilarity;
   // Depth of the pipeline: batches sketched ahead of the one being decided, so workers stay busy while the main
   // thread reads and decides.
-  const ahead = threads > 1 ? threads * 2 : 0;
+  // The same for every thread count, so that duplicates reach the route at the same points between the batches of
+  // earlier stages, and duplicates.jsonl is byte-identical for --threads 1 and 2.
+  const ahead = DECIDE_AHEAD;
 
   const emptyStats = (): NearDedupStats => ({ ...newStats(), candidatePairs: 0, diskBytes: 0, bands, rows });
   let stats = emptyStats();
@@ -311,9 +317,24 @@ export function nearDedup(options: NearDedupOptions = {}): NearDedupStage {
     return out;
   }
 
+  /** Rejects the records that lack a key field (missing_key); the rest go on. */
+  function withKey(items: Envelope[], ctx: StageContext): Envelope[] {
+    const kept: Envelope[] = [];
+    for (const item of items) {
+      const lacks = missingOf!(item.data);
+      if (lacks === undefined) kept.push(item);
+      else {
+        missing++;
+        ctx.reject(item, missingKeyReason(lacks, key as readonly string[]));
+      }
+    }
+    return kept;
+  }
+
   const stage = batchStage("nearDedup", {
     batch(items, ctx) {
       run ??= start();
+      if (missingOf) items = withKey(items, ctx);
       for (let at = 0; at < items.length; at += batchSize) {
         const chunk = items.slice(at, at + batchSize);
         const sketches = run.sketch(chunk.map((item) => textOf(item.data)));
@@ -327,6 +348,8 @@ export function nearDedup(options: NearDedupOptions = {}): NearDedupStage {
       return run ? drain(run, 0, ctx) : [];
     },
     async close() {
+      const lacked = missing;
+      missing = 0;
       if (!run) return;
       const r = run;
       run = undefined;
@@ -335,6 +358,7 @@ export function nearDedup(options: NearDedupOptions = {}): NearDedupStage {
       if (stats.largestCluster === 0 && stats.records > 0) stats.largestCluster = 1;
       r.store.close();
       await r.pool?.close();
+      if (lacked > 0 && stats.records === 0) throw noRecordHasKey(key as readonly string[]);
     },
   });
   return withStats(stage, () => stats) as NearDedupStage;
