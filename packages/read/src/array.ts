@@ -275,6 +275,13 @@ export class JsonArraySplitter extends JsonRecordSplitter {
 
   /** The origin of an empty record at `pos` in the current chunk (a stray comma, the end of input). */
   private here(pos: number): Origin {
-    return { file: this.file, line: this.line, column: this.columnAt(pos), bytes: 0, offset: this.offset + pos, element: true };
+    return {
+      file: this.file,
+      line: this.line,
+      column: this.columnAt(pos),
+      bytes: 0,
+      offset: this.offset + pos,
+      element: true,
+    };
   }
 }

@@ -98,7 +98,10 @@ describe("readStream: JSONL", () => {
     const r = await text(`${chat(1)}\n${chat(2)}\n`);
     expect(r.kept.map((e) => [e.source, e.meta?.bytes])).toEqual([
       [{ file: "t.jsonl", line: 1, record: 1, offset: 0, input: 0 }, Buffer.byteLength(chat(1))],
-      [{ file: "t.jsonl", line: 2, record: 2, offset: Buffer.byteLength(chat(1)) + 1, input: 0 }, Buffer.byteLength(chat(2))],
+      [
+        { file: "t.jsonl", line: 2, record: 2, offset: Buffer.byteLength(chat(1)) + 1, input: 0 },
+        Buffer.byteLength(chat(2)),
+      ],
     ]);
     expect(r.kept[1]!.data).toEqual(JSON.parse(chat(2)));
     expect(r.stats).toEqual([
