@@ -1,4 +1,5 @@
-import { stat } from "node:fs/promises";
+import type { Stats } from "node:fs";
+import { readdir, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { CurateError } from "@curate/core";
 import type FastGlob from "fast-glob";
@@ -41,6 +42,72 @@ function glob(): Promise<typeof FastGlob> {
   return fastGlob;
 }
 
+function ioError(path: string, cause: unknown): CurateError {
+  const reason = (cause as NodeJS.ErrnoException)?.code ?? "";
+  const message = (cause as Error)?.message ?? String(cause);
+  return new CurateError(
+    "CURATE_IO",
+    `cannot read folder ${path}: ${reason ? `${reason} ` : ""}${message.replace(/^\w+: /, "")}`,
+    {
+      exitCode: 2,
+      cause,
+    },
+  );
+}
+
+/** A file or folder's identity on disk: the same real file reached by two paths (symlinks, hard links) has one. */
+function identity(info: Stats): string {
+  return `${info.dev}:${info.ino}`;
+}
+
+/**
+ * The data files under `root` (relative paths with `/`, and sizes), hidden entries skipped. Symlinks are followed,
+ * but each real folder is entered once and each real file listed once (by device and inode): a folder holding a
+ * link to itself or to its parent is walked once instead of forever (fast-glob followed such loops until memory ran
+ * out), and a file reached through two links is read once. Broken links are skipped; an unreadable folder throws
+ * `CURATE_IO` with its path and the OS reason.
+ */
+async function walkFolder(root: string, shown: string, files: Set<string>): Promise<{ path: string; size: number }[]> {
+  const found: { path: string; size: number }[] = [];
+  const folders = new Set<string>();
+  const rootInfo = await stat(root);
+  folders.add(identity(rootInfo));
+  const pending: string[] = [""];
+  while (pending.length > 0) {
+    const rel = pending.pop()!;
+    let entries: import("node:fs").Dirent[];
+    try {
+      entries = await readdir(join(root, rel), { withFileTypes: true });
+    } catch (cause) {
+      throw ioError(rel === "" ? shown : join(shown, rel), cause);
+    }
+    for (const entry of entries) {
+      if (entry.name.startsWith(".")) continue;
+      const path = rel === "" ? entry.name : `${rel}/${entry.name}`;
+      if (!entry.isDirectory() && !entry.isFile() && !entry.isSymbolicLink()) continue;
+      if (entry.isFile() && !DATA_FILE.test(entry.name)) continue;
+      let info: Stats;
+      try {
+        info = await stat(join(root, path));
+      } catch {
+        continue; // a broken link, or one that loops onto itself (ELOOP)
+      }
+      if (info.isDirectory()) {
+        const id = identity(info);
+        if (folders.has(id)) continue;
+        folders.add(id);
+        pending.push(path);
+      } else if (info.isFile() && DATA_FILE.test(entry.name)) {
+        const id = identity(info);
+        if (files.has(id)) continue;
+        files.add(id);
+        found.push({ path, size: info.size });
+      }
+    }
+  }
+  return found;
+}
+
 function notFound(message: string): CurateError {
   return new CurateError("CURATE_INPUT_NOT_FOUND", message, { exitCode: 2 });
 }
@@ -56,6 +123,8 @@ export async function resolveInputs(patterns: readonly string[], options: ReadOp
   const cwd = options.cwd ?? process.cwd();
   if (patterns.length === 0) return [{ path: STDIN }];
   const seen = new Set<string>();
+  /** Device and inode of every file taken, so that no real file is read twice. */
+  const realFiles = new Set<string>();
   const result: ResolvedInput[] = [];
   const add = (path: string, bytes?: number) => {
     const key = path === STDIN ? STDIN : resolve(cwd, path);
@@ -72,24 +141,29 @@ export async function resolveInputs(patterns: readonly string[], options: ReadOp
     // A path that exists wins over glob syntax, so `data[1].jsonl` reads that file.
     const info = await stat(resolve(cwd, pattern)).catch(() => undefined);
     if (info?.isFile()) {
-      add(pattern, info.size);
+      if (!realFiles.has(identity(info))) add(pattern, info.size);
+      realFiles.add(identity(info));
       continue;
     }
     if (info?.isDirectory()) {
-      const fg = await glob();
-      const entries = await fg("**/*", { cwd: resolve(cwd, pattern), onlyFiles: true, stats: true, dot: false });
-      const files = entries.filter((entry) => DATA_FILE.test(entry.path)).sort((a, b) => byPath(a.path, b.path));
+      const files = (await walkFolder(resolve(cwd, pattern), pattern, realFiles)).sort((a, b) =>
+        byPath(a.path, b.path),
+      );
       if (files.length === 0) {
         throw notFound(`directory ${pattern} holds no .jsonl, .ndjson or .json files (optionally .gz/.zst)`);
       }
-      for (const entry of files) add(join(pattern, entry.path), entry.stats?.size);
+      for (const entry of files) add(join(pattern, entry.path), entry.size);
       continue;
     }
     const fg = info === undefined ? await glob() : undefined;
     if (fg?.isDynamicPattern(pattern)) {
       const entries = await fg(pattern, { cwd, onlyFiles: true, stats: true, dot: false });
       if (entries.length === 0) throw notFound(`no file matches ${pattern}`);
-      for (const entry of entries.sort((a, b) => byPath(a.path, b.path))) add(entry.path, entry.stats?.size);
+      for (const entry of entries.sort((a, b) => byPath(a.path, b.path))) {
+        if (entry.stats && realFiles.has(identity(entry.stats))) continue;
+        if (entry.stats) realFiles.add(identity(entry.stats));
+        add(entry.path, entry.stats?.size);
+      }
       continue;
     }
     throw notFound(info === undefined ? `input not found: ${pattern}` : `input is not a file or directory: ${pattern}`);

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { fstatSync } from "node:fs";
 import { resolve } from "node:path";
 import { CurateError, type Envelope, type RecordSource, type StageContext, UsageError } from "@curate/core";
 import { type ResolvedInput, resolveInputs, STDIN } from "./inputs.js";
@@ -239,6 +240,22 @@ function makeSource(inputs: () => Promise<Opened[]>, options: ReadOptions): Read
   return Object.assign(read, { batches, stats });
 }
 
+/** process.stdin, unless it is a folder (`curate validate < data/`), which reads as nothing at all on Linux. */
+function openStdin(): NodeJS.ReadableStream {
+  let folder = false;
+  try {
+    folder = fstatSync(0).isDirectory();
+  } catch {
+    // No stdin at all: reading it gives nothing, as before.
+  }
+  if (folder) {
+    throw new CurateError("CURATE_IO", "standard input is a folder, not data: name the folder as an input instead", {
+      exitCode: 2,
+    });
+  }
+  return process.stdin;
+}
+
 /**
  * Reads records from files, directories, globs and stdin (see `resolveInputs`), in order: JSONL, one JSON array, or
  * (`.json` files) JSON values one after another, such as pretty-printed objects, per input (see `RecordSplitter`),
@@ -258,7 +275,7 @@ export function readInputs(patterns: readonly string[], options: ReadOptions = {
     const resolved: ResolvedInput[] = await resolveInputs(patterns, { cwd });
     return resolved.map((input) =>
       input.path === STDIN
-        ? { path: STDIN, chunks: () => streamChunks(options.stdin ?? process.stdin), rereadable: false }
+        ? { path: STDIN, chunks: () => streamChunks(options.stdin ?? openStdin()), rereadable: false }
         : {
             path: input.path,
             chunks: (chunkBytes?: number) => fileChunks(resolve(cwd, input.path), input.path, chunkBytes),
