@@ -11,6 +11,15 @@ export const MAX_ZSTD_WINDOW = 1 << 27;
 /** A zstd block regenerates at most 128 KiB (the format's Block_Maximum_Size). */
 const MAX_BLOCK = 1 << 17;
 
+type XXHashAPI = Awaited<ReturnType<typeof import("xxhash-wasm")["default"]>>;
+let xxhashLoaded: Promise<XXHashAPI> | undefined;
+
+/** xxhash-wasm, instantiated once, on first use (like fzstd: only zstd input needs it). */
+function xxhashApi(): Promise<XXHashAPI> {
+  xxhashLoaded ??= import("xxhash-wasm").then((module) => module.default());
+  return xxhashLoaded;
+}
+
 function corrupt(message: string): DecompressError {
   return new DecompressError("zstd", `zstd data is corrupt or cut off (${message})`);
 }
@@ -104,14 +113,15 @@ function frameHeader(bytes: Bytes): Frame | undefined {
  *   file that expands to gigabytes is decoded in 128 KiB steps the consumer pulls (fzstd decodes every complete
  *   block it is given in one call: 64 KiB of RLE blocks is gigabytes); windows over 128 MiB are refused.
  * Skippable frames are skipped. Throws DecompressError after yielding what was decoded before the damage.
- * XXH64 comes from `@node-rs/xxhash` (native, the faster of the two measured in FACTS.md, streaming over Buffers);
- * fzstd has no checksum code of its own.
+ * XXH64 comes from `xxhash-wasm` (streaming `create64`): fzstd has no checksum code of its own, and the native
+ * `@node-rs/xxhash`, faster per FACTS.md, cannot go into the esbuild bundle of the pre-commit hook (a `.node` file).
+ * Hashing costs little next to fzstd's pure-JS decoding.
  * @example for await (const chunk of unzstd(fileChunks(path, name))) use(chunk);
  */
 export async function* unzstd(raw: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-  const [{ Decompress }, { Xxh64 }] = await Promise.all([import("fzstd"), import("@node-rs/xxhash")]);
+  const [{ Decompress }, xxhash] = await Promise.all([import("fzstd"), xxhashApi()]);
   let out: Buffer[] = [];
-  let hasher: InstanceType<typeof Xxh64> | undefined;
+  let hasher: ReturnType<typeof xxhash.create64> | undefined;
   const decoder = new Decompress((data) => {
     if (data.length === 0) return;
     const chunk = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
@@ -164,7 +174,7 @@ export async function* unzstd(raw: AsyncIterable<Buffer>): AsyncGenerator<Buffer
           throw corrupt(`a frame asks for a ${found.window}-byte window; the limit is ${MAX_ZSTD_WINDOW} (128 MiB)`);
         }
         frame = found;
-        hasher = found.checksum ? new Xxh64(0n) : undefined;
+        hasher = found.checksum ? xxhash.create64(0n) : undefined;
         push(bytes.take(4 + found.headerBytes));
         state = "block";
       } else if (state === "block") {
