@@ -252,6 +252,31 @@ function fromAjvError(error: AjvError): Issue {
   }
 }
 
+/**
+ * The regex engine ajv uses for a user schema's `pattern` and `patternProperties`: RE2's (the pure-JS `re2js`
+ * port), whose matching time is linear in the text. JavaScript's backtracking RegExp took exponential time on
+ * patterns like `^(a+)+$` (one 35-character record hung a run), and a synchronous match cannot be interrupted by a
+ * time budget without moving validation to a worker. RE2 has no lookaround or backreferences: a schema using them is
+ * refused when it is loaded, with the pattern named. Loaded on first use, like ajv.
+ */
+async function linearRegExp(name: string) {
+  const { RE2JS } = await import("re2js");
+  const engine = (pattern: string, _flags: string) => {
+    try {
+      const compiled = RE2JS.compile(pattern);
+      // ajv keys compiled patterns by toString(): without it every pattern would share the first one.
+      return { test: (text: string) => compiled.matcher(text).find(), toString: () => `/${pattern}/re2` };
+    } catch (cause) {
+      throw new CurateError(
+        "CURATE_CONFIG",
+        `${name}: pattern /${pattern}/ is not supported by the linear-time regex engine curate runs user patterns on (${(cause as Error).message}); lookaround and backreferences are not available, since they allow patterns that take exponential time`,
+        { cause },
+      );
+    }
+  };
+  return Object.assign(engine, { code: "re2js" });
+}
+
 /** Picks ajv's class for the schema's draft: 2020-12 and 2019-09 have their own; the default is draft-07. */
 async function ajvFor(schema: Record<string, unknown>): Promise<AjvConstructor> {
   // Loaded lazily: only users who pass a JSON Schema pay for ajv.
@@ -283,11 +308,19 @@ export async function fromJsonSchema(schema: unknown, name = "JSON Schema"): Pro
   try {
     // allErrors: report every problem, not the first. verbose: errors carry the failing value and schema node.
     // strict off: users' schemas may use keywords ajv does not know.
-    ajv = new Ajv({ allErrors: true, verbose: true, strict: false, allowUnionTypes: true });
+    // code.regExp: `pattern` and `patternProperties` run on a linear-time engine (see linearRegExp).
+    ajv = new Ajv({
+      allErrors: true,
+      verbose: true,
+      strict: false,
+      allowUnionTypes: true,
+      code: { regExp: await linearRegExp(name) },
+    });
     if (id === undefined) ajv.addSchema(schema, key);
     else ajv.addSchema(schema);
     validate = ajv.getSchema(key);
   } catch (cause) {
+    if (cause instanceof CurateError) throw cause;
     throw new CurateError("CURATE_CONFIG", `${name}: not a valid JSON Schema: ${(cause as Error).message}`, { cause });
   }
   if (!validate) throw new CurateError("CURATE_CONFIG", `${name}: ajv could not compile the schema`);
