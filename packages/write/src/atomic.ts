@@ -2,7 +2,7 @@ import { createHash, type Hash } from "node:crypto";
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { CurateError } from "@curate/core";
+import { ioError } from "./lock.js";
 
 export interface AtomicWriterOptions {
   /** gzip the output (level 6). */
@@ -38,7 +38,7 @@ export class AtomicFileWriter {
     try {
       this.fd = openSync(this.tempPath, "w");
     } catch (cause) {
-      throw new CurateError("CURATE_IO", `cannot write ${path}: ${(cause as Error).message}`, { cause });
+      throw ioError("write", path, cause);
     }
   }
 
@@ -63,7 +63,12 @@ export class AtomicFileWriter {
 
   private writeBytes(buffer: Buffer): void {
     let offset = 0;
-    while (offset < buffer.length) offset += writeSync(this.fd!, buffer, offset);
+    try {
+      while (offset < buffer.length) offset += writeSync(this.fd!, buffer, offset);
+    } catch (cause) {
+      // Disk full (ENOSPC), file too large (EFBIG), quota (EDQUOT), I/O errors: the path and the reason, exit 2.
+      throw ioError("write", this.path, cause);
+    }
     // Hashed as written, so the manifest's checksum costs no second read of the file.
     this.hash.update(buffer);
     this.bytesWritten += buffer.length;
@@ -73,11 +78,15 @@ export class AtomicFileWriter {
   close(): void {
     if (this.fd === undefined) return;
     this.flush();
-    fsyncSync(this.fd);
-    closeSync(this.fd);
-    this.fd = undefined;
+    try {
+      fsyncSync(this.fd);
+      closeSync(this.fd);
+      this.fd = undefined;
+      renameSync(this.tempPath, this.path);
+    } catch (cause) {
+      throw ioError("write", this.path, cause);
+    }
     this.digest = this.hash.digest("hex");
-    renameSync(this.tempPath, this.path);
   }
 
   /** SHA-256 (hex) of the file's bytes as written to disk; available after `close()`. */
@@ -87,7 +96,13 @@ export class AtomicFileWriter {
 
   /** Discards everything written; the target is left as it was. */
   abort(): void {
-    if (this.fd !== undefined) closeSync(this.fd);
+    if (this.fd !== undefined) {
+      try {
+        closeSync(this.fd);
+      } catch {
+        // Closing a file being thrown away can fail the same way its writes did (ENOSPC on NFS); it goes anyway.
+      }
+    }
     this.fd = undefined;
     rmSync(this.tempPath, { force: true });
   }

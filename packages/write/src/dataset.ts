@@ -19,6 +19,7 @@ import {
 } from "@curate/core";
 import { AtomicFileWriter } from "./atomic.js";
 import { duplicateLine, rejectLine } from "./jsonl.js";
+import { LOCK_FILE, lockFolder } from "./lock.js";
 import { type InputSummary, MANIFEST_VERSION, type Manifest, manifestSchema, type OutputFile } from "./manifest.js";
 import { splitTokenStats, TokenColumn } from "./stats.js";
 
@@ -130,6 +131,7 @@ interface SplitFile {
 export class DatasetWriter {
   readonly dir: string;
   private readonly temp: string;
+  private readonly unlock: () => void;
   private readonly started = performance.now();
   private readonly options: DatasetWriterOptions;
   private readonly files = new Map<string, SplitFile>();
@@ -150,7 +152,14 @@ export class DatasetWriter {
     this.dir = resolve(options.dir);
     const defaultSplit = options.defaultSplit ?? "train";
     for (const name of [...(options.splits ?? []), defaultSplit]) checkSplitName(name);
-    prepareDir(this.dir, options.force ?? false);
+    // Locked before the emptiness check, so that two runs cannot both pass it (lock.ts).
+    this.unlock = lockFolder(this.dir);
+    try {
+      prepareDir(this.dir, options.force ?? false);
+    } catch (error) {
+      this.unlock();
+      throw error;
+    }
     this.temp = join(this.dir, `${TEMP_PREFIX}${process.pid}-${++writers}`);
     mkdirSync(this.temp);
     try {
@@ -159,6 +168,7 @@ export class DatasetWriter {
       this.duplicates = new AtomicFileWriter(join(this.temp, "duplicates.jsonl"));
     } catch (error) {
       rmSync(this.temp, { recursive: true, force: true });
+      this.unlock();
       throw error;
     }
     this.sinks = {
@@ -327,6 +337,7 @@ export class DatasetWriter {
       manifestFile.close();
       this.commit(outputs.map((o) => o.path));
       this.state = "finished";
+      this.unlock();
       return manifest;
     } catch (error) {
       this.abort();
@@ -356,6 +367,7 @@ export class DatasetWriter {
     this.rejects.abort();
     this.duplicates.abort();
     rmSync(this.temp, { recursive: true, force: true });
+    this.unlock();
   }
 }
 
@@ -422,6 +434,7 @@ function prepareDir(dir: string, force: boolean): void {
   }
   const content: string[] = [];
   for (const entry of entries) {
+    if (entry === LOCK_FILE) continue;
     const match = /^\.curate-tmp-(\d+)-\d+$/.exec(entry);
     if (!match) content.push(entry);
     else if (!isAlive(Number(match[1]))) rmSync(join(dir, entry), { recursive: true, force: true });
