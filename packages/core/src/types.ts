@@ -1,3 +1,5 @@
+import type { ClusterLinks } from "./clusters.js";
+
 /**
  * Where a record came from. Its identity is (input, record number, byte offset); the line is for people. Never key
  * anything on the line alone: a one-line JSON array holds a whole dataset on line 1.
@@ -135,6 +137,12 @@ export interface StageContext {
   readonly stage: string;
   readonly shard?: Shard;
   readonly signal?: AbortSignal;
+  /**
+   * Near-duplicate clusters that merged after some of their records had been passed on under another cluster id:
+   * dedup links them here, and split resolves every `meta.cluster` through it before it assigns a single record,
+   * so a cluster never straddles splits. One per run, shared by every stage.
+   */
+  readonly clusters?: ClusterLinks;
   reject(item: Envelope, reason: RejectReason): void;
   duplicate(item: Envelope, of: DuplicateOf): void;
   warn(item: Envelope, issue: Issue): void;
