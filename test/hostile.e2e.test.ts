@@ -1,7 +1,8 @@
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { parseJsonl, runCli, tempDir } from "./helpers/cli.js";
+import { curateBin, parseJsonl, runCli, tempDir } from "./helpers/cli.js";
 
 const { dir, cleanup } = tempDir("curate-hostile-");
 afterAll(cleanup);
@@ -83,5 +84,77 @@ describe("hostile input through the CLI", () => {
     const rejects = parseJsonl(readFileSync(join(dir, "flip", "rejects.jsonl"), "utf8")) as { code: string }[];
     expect(rejects.length).toBe(manifest.conservation.input);
     expect(rejects.at(-1)!.code).toBe("corrupt_input");
+  });
+});
+
+describe("faults and signals through the CLI", () => {
+  /** Enough records that a run takes a few seconds on a loaded 2-core machine. */
+  function bigInput(): string {
+    const path = join(dir, "big.jsonl");
+    if (!existsSync(path)) {
+      const rows: string[] = [];
+      for (let i = 0; i < 150_000; i++) rows.push(record(i));
+      writeFileSync(path, `${rows.join("\n")}\n`);
+    }
+    return path;
+  }
+
+  /** Starts `curate run` and resolves once its temp folder exists in `out` (the run is under way). */
+  async function startRun(
+    out: string,
+  ): Promise<{ child: ChildProcess; done: Promise<{ code: number | null; stderr: string }> }> {
+    const child = spawn(process.execPath, [curateBin, "run", bigInput(), "--out", out], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let stderr = "";
+    child.stderr!.on("data", (c: Buffer) => (stderr += c.toString()));
+    const done = new Promise<{ code: number | null; stderr: string }>((resolve) =>
+      child.on("close", (code) => resolve({ code, stderr })),
+    );
+    for (let i = 0; i < 600; i++) {
+      if (existsSync(out) && readdirSync(out).some((f) => f.startsWith(".curate-tmp-"))) return { child, done };
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    throw new Error(`the run never started: ${stderr}`);
+  }
+
+  for (const [signal, code] of [
+    ["SIGINT", 130],
+    ["SIGTERM", 143],
+  ] as const) {
+    it(`${signal} removes the temp folder and the lock, exits ${code} with one line, leaves the folder as it was`, async () => {
+      const out = join(dir, `sig-${signal}`);
+      const { child, done } = await startRun(out);
+      child.kill(signal);
+      const result = await done;
+      expect(result.code, result.stderr).toBe(code);
+      expect(result.stderr).toMatch(new RegExp(`interrupted \\(${signal}\\): nothing was committed; removed \\d+`));
+      expect(readdirSync(out)).toEqual([]);
+    });
+  }
+
+  it("a second run into the same folder, even with --force, is refused while the first runs", async () => {
+    const out = join(dir, "two-runs");
+    const first = await startRun(out);
+    const second = await runCli(["run", bigInput(), "--out", out, "--force"]);
+    expect(second.exitCode).toBe(2);
+    expect(second.stderr).toMatch(/another curate run \(pid \d+\) is writing to/);
+    const result = await first.done;
+    expect(result.code, result.stderr).toBe(0);
+    expect(readdirSync(out).sort()).toContain("manifest.json");
+    expect(readdirSync(out).filter((f) => f.startsWith("."))).toEqual([]);
+  });
+
+  it("I/O errors name the path and the OS reason, with no stack trace", async () => {
+    const input = write("io.jsonl", `${record(1)}\n`);
+    for (const args of [
+      ["validate", input, "--out", "/dev/full"],
+      ["run", input, "--out", "/proc/curate-x"],
+    ]) {
+      const r = await runCli(args);
+      expect(r.exitCode, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(/cannot (write|create the output folder) \/(dev\/full|proc\/curate-x): EN/);
+      expect(r.stderr).not.toMatch(/ {4}at |internal error/);
+    }
   });
 });

@@ -3,3 +3,4 @@ export * from "./errors.js";
 export * from "./path.js";
 export * from "./runner.js";
 export * from "./types.js";
+export * from "./temp.js";

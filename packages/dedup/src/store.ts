@@ -1,7 +1,7 @@
-import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from "node:fs";
+import { closeSync, openSync, readSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CurateError } from "@curate/core";
+import { CurateError, makeTempDir, removeTempDir } from "@curate/core";
 import { Uint32Pages } from "./pages.js";
 
 /**
@@ -88,7 +88,7 @@ export class FileSketchStore implements SketchStore {
 
   constructor(parent: string = tmpdir()) {
     try {
-      this.dir = mkdtempSync(join(parent, "curate-near-"));
+      this.dir = makeTempDir("curate-near-", parent);
       this.fd = openSync(join(this.dir, "sketches.bin"), "w+");
     } catch (cause) {
       throw new CurateError(
@@ -155,6 +155,6 @@ export class FileSketchStore implements SketchStore {
   close(): void {
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
-    rmSync(this.dir, { recursive: true, force: true });
+    removeTempDir(this.dir);
   }
 }

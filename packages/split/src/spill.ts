@@ -1,7 +1,7 @@
-import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from "node:fs";
+import { closeSync, openSync, readSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CurateError, type Envelope, type Source } from "@curate/core";
+import { CurateError, type Envelope, makeTempDir, removeTempDir, type Source } from "@curate/core";
 
 export interface SpillOptions {
   /** Folder for the spill file (default: the OS temp folder). */
@@ -114,7 +114,7 @@ export class Spill {
 
   private spillToDisk(): void {
     try {
-      this.dir = mkdtempSync(join(this.parent, "curate-split-"));
+      this.dir = makeTempDir("curate-split-", this.parent);
       this.fd = openSync(join(this.dir, "records.jsonl"), "w+");
     } catch (cause) {
       throw new CurateError("CURATE_IO", `split: cannot create a temp file in ${this.parent}: ${String(cause)}`, {
@@ -217,7 +217,7 @@ export class Spill {
     this.used = 0;
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
-    if (this.dir !== undefined) rmSync(this.dir, { recursive: true, force: true });
+    if (this.dir !== undefined) removeTempDir(this.dir);
     this.dir = undefined;
   }
 }

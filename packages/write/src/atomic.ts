@@ -2,6 +2,7 @@ import { createHash, type Hash } from "node:crypto";
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { gzipSync } from "node:zlib";
+import { onInterrupt } from "@curate/core";
 import { ioError } from "./lock.js";
 
 export interface AtomicWriterOptions {
@@ -27,6 +28,7 @@ export class AtomicFileWriter {
   private readonly gzip: boolean;
   private readonly hash: Hash = createHash("sha256");
   private digest: string | undefined;
+  private forget: () => void = () => {};
   /** Bytes written to disk so far (compressed bytes for gzip). */
   bytesWritten = 0;
 
@@ -37,6 +39,7 @@ export class AtomicFileWriter {
     this.gzip = options.gzip ?? false;
     try {
       this.fd = openSync(this.tempPath, "w");
+      this.forget = onInterrupt(this.tempPath, () => this.abort());
     } catch (cause) {
       throw ioError("write", path, cause);
     }
@@ -83,6 +86,7 @@ export class AtomicFileWriter {
       closeSync(this.fd);
       this.fd = undefined;
       renameSync(this.tempPath, this.path);
+      this.forget();
     } catch (cause) {
       throw ioError("write", this.path, cause);
     }
@@ -105,5 +109,6 @@ export class AtomicFileWriter {
     }
     this.fd = undefined;
     rmSync(this.tempPath, { force: true });
+    this.forget();
   }
 }

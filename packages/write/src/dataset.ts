@@ -7,6 +7,7 @@ import {
   type Envelope,
   InternalError,
   jsonOf,
+  onInterrupt,
   type PipelineSinks,
   type RecordSource,
   type Rejected,
@@ -132,6 +133,7 @@ export class DatasetWriter {
   readonly dir: string;
   private readonly temp: string;
   private readonly unlock: () => void;
+  private forget: () => void = () => {};
   private readonly started = performance.now();
   private readonly options: DatasetWriterOptions;
   private readonly files = new Map<string, SplitFile>();
@@ -162,6 +164,8 @@ export class DatasetWriter {
     }
     this.temp = join(this.dir, `${TEMP_PREFIX}${process.pid}-${++writers}`);
     mkdirSync(this.temp);
+    // Ctrl-C or SIGTERM before the commit: the folder is left as it was (the CLI runs this, then exits).
+    this.forget = onInterrupt(this.temp, () => this.abort());
     try {
       for (const name of options.splits ?? []) this.open(name);
       this.rejects = new AtomicFileWriter(join(this.temp, "rejects.jsonl"));
@@ -337,6 +341,7 @@ export class DatasetWriter {
       manifestFile.close();
       this.commit(outputs.map((o) => o.path));
       this.state = "finished";
+      this.forget();
       this.unlock();
       return manifest;
     } catch (error) {
@@ -367,6 +372,7 @@ export class DatasetWriter {
     this.rejects.abort();
     this.duplicates.abort();
     rmSync(this.temp, { recursive: true, force: true });
+    this.forget();
     this.unlock();
   }
 }

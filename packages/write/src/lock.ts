@@ -14,7 +14,9 @@ export const LOCK_FILE = ".curate-lock";
  */
 export function ioError(action: string, path: string, cause: unknown): CurateError {
   const code = (cause as NodeJS.ErrnoException)?.code;
-  const message = ((cause as Error)?.message ?? String(cause)).replace(/^[A-Z]+: /, "").replace(/, \w+ '.*'$/, "");
+  const message = ((cause as Error)?.message ?? String(cause))
+    .replace(/^[A-Z]+: /, "")
+    .replace(/, (?:open|write|mkdir|rename|fsync|close|link|read)(?: '.*')?$/, "");
   return new CurateError("CURATE_IO", `cannot ${action} ${path}: ${code ? `${code}, ` : ""}${message}`, {
     exitCode: 2,
     cause,
