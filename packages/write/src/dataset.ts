@@ -19,6 +19,7 @@ import {
   type Warning,
 } from "@curate/core";
 import { AtomicFileWriter } from "./atomic.js";
+import { checkOutputPlace } from "./guards.js";
 import { duplicateLine, rejectLine } from "./jsonl.js";
 import { LOCK_FILE, lockFolder } from "./lock.js";
 import { type InputSummary, MANIFEST_VERSION, type Manifest, manifestSchema, type OutputFile } from "./manifest.js";
@@ -51,6 +52,8 @@ export interface DatasetWriterOptions {
   readonly force?: boolean;
   /** Converts a kept record on the way out (e.g. to chat format); the default writes `item.data` as it is. */
   readonly transform?: (item: Envelope) => unknown;
+  /** The run's input arguments: an output folder that is one of them, or inside one, is refused (see guards.ts). */
+  readonly inputs?: readonly string[];
 }
 
 /** What the writer cannot know by itself; passed to `finish()`. */
@@ -154,6 +157,7 @@ export class DatasetWriter {
     this.dir = resolve(options.dir);
     const defaultSplit = options.defaultSplit ?? "train";
     for (const name of [...(options.splits ?? []), defaultSplit]) checkSplitName(name);
+    checkOutputPlace(this.dir, options.splits ?? [], options.inputs ?? []);
     // Locked before the emptiness check, so that two runs cannot both pass it (lock.ts).
     this.unlock = lockFolder(this.dir);
     try {

@@ -105,3 +105,22 @@ describe("single-file outputs", () => {
     expect(lstatSync(fifo).isFIFO()).toBe(true);
   });
 });
+
+describe("where the output may go", () => {
+  it("a split named rejects, duplicates or manifest is refused before anything is written", () => {
+    for (const name of ["rejects", "duplicates", "manifest", "Rejects"]) {
+      const dir = fresh();
+      expect(() => new DatasetWriter({ dir, splits: ["train", name] })).toThrow(/a split cannot be named/);
+      expect(existsSync(dir)).toBe(false);
+    }
+  });
+
+  it("--out that is an input folder, or inside one, is refused; beside one is fine", () => {
+    const input = fresh();
+    mkdirSync(input);
+    expect(() => new DatasetWriter({ dir: input, inputs: [input] })).toThrow(/is the input folder/);
+    expect(() => new DatasetWriter({ dir: join(input, "out"), inputs: [input] })).toThrow(/inside the input folder/);
+    const beside = new DatasetWriter({ dir: `${input}-out`, inputs: [input, join(input, "x.jsonl"), "-"] });
+    beside.abort();
+  });
+});

@@ -1,5 +1,6 @@
 export * from "./atomic.js";
 export * from "./dataset.js";
+export * from "./guards.js";
 export * from "./html.js";
 export * from "./jsonl.js";
 export * from "./lock.js";

@@ -348,6 +348,7 @@ export async function runConfigured(
     ...(splitStage ? { splits: splitStage.splits } : { splits: ["train"] }),
     compress: config.compress ?? false,
     force: config.force ?? false,
+    inputs,
   });
   let manifest: Manifest;
   try {
