@@ -77,7 +77,13 @@ class Mapping {
       if (used.includes(key)) continue;
       if (this.extra === "drop") continue;
       if (this.extra === "keep" && target !== undefined && !Object.hasOwn(target, key)) {
-        target[key] = source[key];
+        // defineProperty, not `=`: assigning `__proto__` sets the prototype, and the field vanished from the output.
+        Object.defineProperty(target, key, {
+          value: source[key],
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
         continue;
       }
       this.issues.push({
