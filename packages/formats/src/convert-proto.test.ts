@@ -9,7 +9,7 @@ describe("convert --extra keep", () => {
     if (!result.ok) return;
     const json = JSON.parse(JSON.stringify(result.record));
     expect(Object.hasOwn(json, "__proto__")).toBe(true);
-    expect(json.__proto__).toEqual({ x: 1 });
+    expect(Object.getOwnPropertyDescriptor(json, "__proto__")?.value).toEqual({ x: 1 });
     expect(json.constructor).toBe("c");
     expect(Object.getPrototypeOf(result.record)).toBe(Object.prototype);
   });

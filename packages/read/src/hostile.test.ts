@@ -26,17 +26,18 @@ function file(content: Buffer | string, name = `f${++fileCount}.jsonl`): string 
 async function collect(source: ReturnType<typeof readInputs>) {
   const kept: Envelope[] = [];
   const rejected: Rejected[] = [];
+  const warnings: string[] = [];
   const ctx: StageContext = {
     stage: "read",
     reject: (item, reason) => rejected.push({ stage: "read", item, reason }),
     duplicate: () => {
       throw new Error("no duplicates in the reader");
     },
-    warn: () => {},
+    warn: (_item, issue) => warnings.push(issue.code),
   };
   for await (const record of source(ctx)) kept.push(record);
   const stats: InputStats[] = source.stats;
-  return { kept, rejected, stats, codes: rejected.map((r) => r.reason.code) };
+  return { kept, rejected, warnings, stats, codes: rejected.map((r) => r.reason.code) };
 }
 
 const read = (path: string, options: ReadOptions = {}) => collect(readInputs([path], options));
@@ -246,5 +247,45 @@ describe("folders", () => {
     } finally {
       chmodSync(join(root, "closed"), 0o755);
     }
+  });
+});
+
+describe("encodings and line ends", () => {
+  const text = `${JSON.stringify({ prompt: "a", completion: "b" })}\n${JSON.stringify({ prompt: "c", completion: "d" })}\n`;
+  const le = Buffer.from(text, "utf16le");
+  const be = Buffer.from(le).swap16();
+
+  it("a UTF-16 file (LE or BE, with or without a BOM) is one reject that names the fix", async () => {
+    for (const [bytes, endian] of [
+      [Buffer.concat([Buffer.from([0xff, 0xfe]), le]), "LE"],
+      [le, "LE"],
+      [Buffer.concat([Buffer.from([0xfe, 0xff]), be]), "BE"],
+      [be, "BE"],
+    ] as const) {
+      const r = await read(file(bytes));
+      expect(r.kept).toEqual([]);
+      expect(r.codes).toEqual(["invalid_utf8"]);
+      expect(r.rejected[0]!.reason.message).toMatch(
+        new RegExp(`UTF-16 ${endian}, not UTF-8.*iconv -f UTF-16${endian} -t UTF-8`),
+      );
+      expect(r.stats[0]!.records).toBe(1);
+    }
+  });
+
+  it("CR-only line ends are line ends, not one cut-off record", async () => {
+    const r = await read(file(text.replaceAll("\n", "\r")));
+    expect(r.codes).toEqual([]);
+    expect(r.kept.map((e) => e.source.line)).toEqual([1, 2]);
+    // CRLF is unchanged.
+    expect((await read(file(text.replaceAll("\n", "\r\n")))).kept).toHaveLength(2);
+  });
+
+  it("a pretty JSON array saved as .jsonl is read, with a warning; as .json without one", async () => {
+    const array = `[\n  {"prompt":"a","completion":"b"},\n  {"prompt":"c","completion":"d"}\n]\n`;
+    const asJsonl = await read(file(array, "array.jsonl"));
+    expect(asJsonl.kept).toHaveLength(2);
+    expect(asJsonl.warnings).toEqual(["json_array_in_jsonl"]);
+    const asJson = await read(file(array, "array.json"));
+    expect(asJson.warnings).toEqual([]);
   });
 });

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { fstatSync } from "node:fs";
 import { resolve } from "node:path";
 import { CurateError, type Envelope, type RecordSource, type StageContext, UsageError } from "@curate/core";
+import { checkText, Utf16Error } from "./encoding.js";
 import { type ResolvedInput, resolveInputs, STDIN } from "./inputs.js";
 import { DEFAULT_MAX_DEPTH, type Entry, numberEntries, Routed, rejectEntry, setMaxDepth } from "./record.js";
 import { DecompressError, decompress, fileChunks, streamChunks } from "./source.js";
@@ -106,8 +107,10 @@ async function* entryBatches(
     const failed = input.rereadable ? await integrity(input) : undefined;
     const quarantine = failed && quarantined(input.path, failed);
     let damage: DecompressError | undefined;
+    let encoding: Utf16Error | undefined;
+    let noted = false;
     try {
-      for await (const chunk of decompress(raw(), (c) => (stat.compression = c))) {
+      for await (const chunk of checkText(decompress(raw(), (c) => (stat.compression = c)))) {
         for (let start = 0; start < chunk.length; ) {
           const end = pieceEnd(chunk, start);
           const out: Entry[] = [];
@@ -116,6 +119,7 @@ async function* entryBatches(
           stat.records = splitter.records;
           stat.blankLines = splitter.blankLines;
           if (splitter.container) stat.container = splitter.container;
+          if (!noted && splitter.container === "json-array" && LINES_NAME.test(input.path)) noted = noteArray(out);
           if (out.length > 0) {
             next = numberEntries(out, next, index);
             yield quarantine ? quarantine(out) : out;
@@ -124,13 +128,27 @@ async function* entryBatches(
         }
       }
     } catch (error) {
-      if (!(error instanceof DecompressError)) throw error;
-      damage = error;
+      if (error instanceof Utf16Error) encoding = error;
+      else if (!(error instanceof DecompressError)) throw error;
+      else damage = error;
     }
     const out: Entry[] = [];
     setMaxDepth(maxDepth);
     splitter.end(out);
     let records = splitter.records;
+    if (encoding) {
+      records++;
+      out.push(
+        rejectEntry(
+          "",
+          { file: input.path, line: 1, column: 1, bytes: 0, offset: 0 },
+          {
+            code: "invalid_utf8",
+            message: `${encoding.message}: nothing in it was read. Convert it first, e.g. iconv -f UTF-16${encoding.endian} -t UTF-8 ${input.path} > converted.jsonl`,
+          },
+        ),
+      );
+    }
     if (damage && !input.rereadable) {
       // Records from this stream were passed on before its check failed; it cannot be read again to quarantine them.
       throw new CurateError(
@@ -162,6 +180,34 @@ async function* entryBatches(
       yield quarantine ? quarantine(out) : out;
     }
   }
+}
+
+/** Names that promise one record per line. */
+const LINES_NAME = /\.(?:jsonl|ndjson)(?:\.(?:gz|zst|zstd))?$/i;
+
+/**
+ * A `.jsonl` file holding one pretty-printed JSON array (`jq . data.json > data.jsonl`) is read as the array it is, but not
+ * silently: its first record gets a `json_array_in_jsonl` warning. Returns whether a record was there to carry it.
+ */
+function noteArray(out: Entry[]): boolean {
+  const at = out.findIndex((entry) => !(entry instanceof Routed) || entry.reason !== undefined);
+  if (at === -1) return false;
+  const first = out[at]!;
+  const item = first instanceof Routed ? first.item : first;
+  // A one-line array is a line like any other; a pretty-printed one (records from line 2 on) is not JSONL.
+  if (item.source.line === 1) return true;
+  out.splice(
+    at,
+    0,
+    new Routed(item, undefined, {
+      code: "json_array_in_jsonl",
+      severity: "warning",
+      path: "",
+      message:
+        "this .jsonl file holds one JSON array, not a record per line; it was read as an array. Rename it .json, or convert it with jq -c '.[]'",
+    }),
+  );
+  return true;
 }
 
 /** Piece size fed to the decoder on a damaged file's second read (see `raw` in `entryBatches`). */

@@ -24,7 +24,7 @@ export type ReadRejectCode =
  * Warning codes the reader produces on records it keeps.
  * @example const code: ReadWarningCode = "unsafe_integer";
  */
-export type ReadWarningCode = "unsafe_integer" | "unterminated_array";
+export type ReadWarningCode = "unsafe_integer" | "unterminated_array" | "json_array_in_jsonl";
 
 /**
  * Rejected records carry at most this much of their raw text (64 KiB), so the rejects file still holds the record.
