@@ -53,7 +53,9 @@ console.log(`| input | peak RSS | wall | result |\n| --- | --- | --- | --- |`);
 measure(`zstd bomb, ${statSync(zst).size} B → ${gib} GiB of spaces`, ["validate", zst]);
 measure(`gzip bomb, ${statSync(gz).size} B → ${gib} GiB of spaces`, ["validate", gz]);
 // A normal file: plain vs gzip, to show what the integrity pass (a second decompression) costs.
-const lines = Array.from({ length: 200_000 }, (_, i) => JSON.stringify({ prompt: `question ${i} ${"word ".repeat(20)}`, completion: `${i}` })).join("\n");
+const lines = Array.from({ length: 200_000 }, (_, i) =>
+  JSON.stringify({ prompt: `question ${i} ${"word ".repeat(20)}`, completion: `${i}` }),
+).join("\n");
 const plain = join(dir, "normal.jsonl");
 writeFileSync(plain, `${lines}\n`);
 execFileSync("gzip", ["-k", plain]);

@@ -21,7 +21,17 @@ writeFileSync(
   `${Array.from({ length: records }, (_, i) => JSON.stringify({ instruction: `q ${i % 40000} ${"w".repeat(i % 50)}`, output: `a ${i}` })).join("\n")}\n`,
 );
 const env = { ...process.env, TMPDIR: temp };
-const args = (out, force) => ["run", input, "--dedup", "near", "--split", "train=0.9,test=0.1", "--out", out, ...(force ? ["--force"] : [])];
+const args = (out, force) => [
+  "run",
+  input,
+  "--dedup",
+  "near",
+  "--split",
+  "train=0.9,test=0.1",
+  "--out",
+  out,
+  ...(force ? ["--force"] : []),
+];
 
 // A full run's length, to pick kill moments in it.
 const t0 = performance.now();
