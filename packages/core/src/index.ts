@@ -2,5 +2,5 @@ export * from "./clusters.js";
 export * from "./errors.js";
 export * from "./path.js";
 export * from "./runner.js";
-export * from "./types.js";
 export * from "./temp.js";
+export * from "./types.js";
