@@ -105,7 +105,7 @@ def run_tiktoken(files, args):
 
 def run_hf_tokenizers(files, args):
     # The Rust thread pool reads these before it starts; set here so the row does not depend on the caller's env.
-    os.environ.setdefault("RAYON_NUM_THREADS", str(THREADS))
+    os.environ["RAYON_NUM_THREADS"] = str(THREADS)
     os.environ["TOKENIZERS_PARALLELISM"] = "true"
     import tokenizers
 
@@ -165,6 +165,8 @@ def run_duckdb(files, _args):
 
 
 def run_polars(files, _args):
+    # Polars sizes its thread pool from this at import (default: every core); 2, like the other rows.
+    os.environ["POLARS_MAX_THREADS"] = str(THREADS)
     import polars as pl
 
     started = time.perf_counter()
