@@ -155,13 +155,32 @@ export function parseRunConfig(value: unknown, where: string): RunConfig {
   const result = runConfigSchema.safeParse(value, { reportInput: true });
   // The generated schema's output type is loose (its fields come from a table); `RunConfig` states it.
   if (result.success) return result.data as RunConfig;
-  const lines = result.error.issues.map((issue) => {
+  const lines = unionBranches(result.error.issues).map((issue) => {
     const path = formatPath(issue.path) || "(top level)";
     const found = "input" in issue ? `, found ${describeValue(issue.input)}` : "";
     const keys = issue.code === "unrecognized_keys" ? ` (${issue.keys.join(", ")})` : "";
     return `  ${where}: ${path}: ${issue.message}${keys}${found}`;
   });
   throw new CurateError("CURATE_CONFIG", `invalid configuration:\n${lines.join("\n")}`, { exitCode: 2 });
+}
+
+type ConfigIssue = z.core.$ZodIssue;
+
+/**
+ * A section that is `false | { ... }` fails as a union ("dedup: Invalid input"): report the object branch's own
+ * issues instead (`dedup.mode: Invalid option`), with their full paths.
+ */
+function unionBranches(issues: readonly ConfigIssue[], prefix: readonly PropertyKey[] = []): ConfigIssue[] {
+  const out: ConfigIssue[] = [];
+  for (const issue of issues) {
+    const path = [...prefix, ...issue.path];
+    if (issue.code === "invalid_union" && issue.errors.length > 0) {
+      const branches = issue.errors;
+      const objectBranch = branches.find((b) => !b.some((i) => i.code === "invalid_value" && i.path.length === 0));
+      out.push(...unionBranches(objectBranch ?? branches[0]!, path));
+    } else out.push({ ...issue, path } as ConfigIssue);
+  }
+  return out;
 }
 
 /**

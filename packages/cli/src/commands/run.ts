@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import type { RunConfig } from "@curate/pipeline/config";
 import { runOptions, type Section } from "@curate/pipeline/options";
+import { DEFAULT_SEED } from "@curate/split/defaults";
 import type { Manifest } from "@curate/write";
 import { type Command, Option } from "commander";
 import { createProgress, note, optionFrom, printJson, table, usage } from "../common.js";
@@ -196,7 +197,7 @@ export async function runConfigured(
       }),
       stages,
       config: { command: output.command ?? "run", ...config, inputs: inputs.length > 0 ? inputs : ["-"] },
-      seed: config.seed ?? 0,
+      seed: config.seed ?? DEFAULT_SEED,
       toolVersion: version,
       onRecords: progress.records,
     });
