@@ -9,6 +9,7 @@
 import {
   DEFAULT_MODE,
   DEFAULT_NGRAM,
+  DEFAULT_NORMALIZATION,
   DEFAULT_NUM_PERM,
   DEFAULT_SHINGLE,
   DEFAULT_THRESHOLD,
@@ -197,7 +198,7 @@ export const runOptions: readonly OptionSpec[] = [
     section: "dedup",
     key: "normalize",
     value: { kind: "csv" },
-    default: "nfkc,whitespace",
+    default: DEFAULT_NORMALIZATION.join(","),
     help: "exact dedup normalizations: nfkc,lower,punct,whitespace or none",
   },
   {
