@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs, parseCount, parseSeed } from "./lib/args.mjs";
 import { CORPUS_ROOT, ensureCorpus } from "./lib/corpus.mjs";
 import { GNU_TIME_HINT, hasGnuTime } from "./lib/measure.mjs";
-import { checkTargets, renderTable, renderTargets, withRates } from "./lib/report.mjs";
+import { checkTargets, comparePeers, renderPeers, renderTable, renderTargets, withRates } from "./lib/report.mjs";
 import { probeCli, ROWS, runRow, selectRows, staleBuilds } from "./lib/rows.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -109,6 +109,7 @@ for (const [i, row] of options.rows.entries()) {
   process.stderr.write(`[${i + 1}/${options.rows.length}] ${row.name} ... `);
   const result = { name: row.name, kind: row.kind, ...(await runRow(row, ctx)) };
   if (row.stages) result.stagesAlone = row.stages;
+  if (row.vs) result.vs = row.vs;
   results.push(result);
   process.stderr.write(
     result.status === "ok"
@@ -119,6 +120,9 @@ for (const [i, row] of options.rows.entries()) {
 
 const rows = withRates(results, corpus);
 const targets = checkTargets(rows, corpus);
+const peers = comparePeers(rows, corpus);
+// A peer that counts differently makes its ratio meaningless: say so where it cannot be missed, whatever the format.
+for (const c of peers.filter((p) => p.agree === false)) log(`bench: COUNT MISMATCH ${c.peer} vs ${c.vs}: ${c.counts}`);
 machine.loadEnd = loadavg().map((x) => x.toFixed(2));
 const report = {
   date: new Date().toISOString(),
@@ -130,12 +134,14 @@ const report = {
   profiled: profileDir !== undefined,
   rows,
   targets,
+  peers,
 };
 if (args.save) writeFileSync(resolve(args.save), `${JSON.stringify(report, null, 2)}\n`);
 if (args.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
 else {
   const head = `curate bench · ${report.date.slice(0, 10)} · ${machine.cpu} × ${machine.cores} · Node ${machine.node} · load ${machine.loadStart[0]} → ${machine.loadEnd[0]} · ${corpus.records.toLocaleString("en-US")} records, ${(corpus.bytes / 1e6).toFixed(1)} MB (seed ${corpus.seed}, pool ${corpus.pool.hash}); planted ${p.exact} exact and ${p.near} near duplicates, ${p.invalid} invalid lines`;
-  process.stdout.write(`${head}\n\n${renderTable(rows)}\n\ntargets:\n${renderTargets(targets)}\n`);
+  const peerLines = peers.length > 0 ? `\npeers (same run; ratio of measured times):\n${renderPeers(peers)}\n` : "";
+  process.stdout.write(`${head}\n\n${renderTable(rows)}\n\ntargets:\n${renderTargets(targets)}\n${peerLines}`);
 }
 // A row that failed or timed out is a result to look at, not a crash; the exit code says so for scripts.
 if (rows.some((r) => r.status === "failed" || r.status === "timeout")) process.exitCode = 1;

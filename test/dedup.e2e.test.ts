@@ -114,8 +114,8 @@ describe("curate dedup (built binary)", () => {
     expect(r.stderr).toMatch(/kept\s+2/);
   });
 
-  it("--mode flag keeps every record and lists flagged duplicates", async () => {
-    const r = await dedup(["fixtures/dedup/chat.jsonl", "--exact", "--near", "--mode", "flag"], "flag");
+  it("--dedup-mode flag keeps every record and lists flagged duplicates", async () => {
+    const r = await dedup(["fixtures/dedup/chat.jsonl", "--exact", "--near", "--dedup-mode", "flag"], "flag");
     expect(r.exitCode).toBe(0);
     expect(r.kept).toHaveLength(5);
     expect(r.summary).toMatchObject({ read: 5, kept: 5, duplicates: 0 });
@@ -147,7 +147,7 @@ describe("curate dedup (built binary)", () => {
     [["--near", "--threshold", "0"], /threshold/],
     [["--near", "--shingle", "sentence:3"], /expected word:N or char:N/],
     [["--normalize", "nfkc,stem"], /unknown normalization "stem"/],
-    [["--mode", "drop"], /--mode/],
+    [["--dedup-mode", "drop"], /--dedup-mode/],
     [["--key", "json", "--key", "instruction"], /cannot be combined/],
     [["--against", "fixtures/eval/missing-*.jsonl"], /missing/],
   ])("exits 2 with a clear message for bad options: %s", async (args, message) => {

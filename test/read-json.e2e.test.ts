@@ -90,9 +90,9 @@ describe("curate validate on pretty-printed JSON", () => {
     const lines = result.stderr.split("\n").filter((l) => l.startsWith(errors));
     // The record starts on line 7; the prefix names the line the error is on, so an editor jumps to it.
     expect(lines).toEqual([
-      `${errors}:10:5 error invalid_json invalid JSON at line 10 column 5: Expected ',' or ']' after array element near "…ou true a wheel?\\" }\\n    { \\"role\\": \\"assistant\\", \\"…"`,
-      `${errors}:13 error duplicate_key messages[0].content key "content" appears more than once in the same object`,
-      `${errors}:19:1 error invalid_json invalid JSON at column 1: Unexpected token 'E' near "Exported 3 conversations"`,
+      `${errors}:10:5 #2 error invalid_json invalid JSON at line 10 column 5: Expected ',' or ']' after array element near "…ou true a wheel?\\" }\\n    { \\"role\\": \\"assistant\\", \\"…"`,
+      `${errors}:13 #3 error duplicate_key messages[0].content key "content" appears more than once in the same object`,
+      `${errors}:19:1 #4 error invalid_json invalid JSON at column 1: Unexpected token 'E' near "Exported 3 conversations"`,
     ]);
     expect(result.stderr).toMatch(/curate validate: 3 of 4 records invalid in 1 file/);
     const kept = readFileSync(out, "utf8").trim().split("\n");

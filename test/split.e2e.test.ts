@@ -108,14 +108,23 @@ describe("curate split (built binary)", () => {
   it("is append-stable: adding 10% more records moves no existing record", async () => {
     const before = outDir();
     const after = outDir();
-    await runCli(["split", fixture, "--out", before, "--key", "id", "--split", "train=0.8,validation=0.1,test=0.1"]);
+    await runCli([
+      "split",
+      fixture,
+      "--out",
+      before,
+      "--split-key",
+      "id",
+      "--split",
+      "train=0.8,validation=0.1,test=0.1",
+    ]);
     await runCli([
       "split",
       fixture,
       more,
       "--out",
       after,
-      "--key",
+      "--split-key",
       "id",
       "--split",
       "train=0.8,validation=0.1,test=0.1",

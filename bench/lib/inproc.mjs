@@ -217,6 +217,65 @@ async function stageRow(files, row) {
   return { ms, counts: summarize(run.counts), digest, ...(tokens > 0 ? { tokens } : {}) };
 }
 
+/** Every string value in a record, depth first, in key order (bench/peers/peers.py's `strings_of` is the same walk). */
+function stringsOf(value, out) {
+  if (typeof value === "string") out.push(value);
+  else if (Array.isArray(value)) for (const v of value) stringsOf(v, out);
+  else if (typeof value === "object" && value !== null) for (const v of Object.values(value)) stringsOf(v, out);
+}
+
+/** Engine rows: curate's tokenizer engine on what the peer tokenizers count, so their counts must agree exactly. */
+const ENGINE_ROWS = {
+  "engine:tokens-o200k-2t": { tokenizer: "o200k_base", threads: 2 },
+  "engine:tokens-llama3-2t": { tokenizer: "llama3", threads: 2 },
+};
+
+/**
+ * The match for a peer tokenizer row: readInputs, then every string value of every record through one
+ * TokenizerPool with no chat template or message accounting (plain text, no BOS). Timed like the peers: from before
+ * the tokenizer loads until the last count, reading and parsing included. The stage rows (read+tokens-*) count
+ * chats with their template or OpenAI's per-message tokens, so their totals differ from any plain-text count.
+ */
+async function engineRow(files, { tokenizer, threads }) {
+  const { core, read } = await loadModules({});
+  const worker = await need("@curate/tokenizer-worker", "resolveTokenizer", "TokenizerPool");
+  const started = performance.now();
+  const pool = new worker.TokenizerPool({ threads });
+  const counter = pool.tokenizer(worker.resolveTokenizer(tokenizer));
+  await counter.info(); // loads the tokenizer in every thread (peers' rows build theirs inside the timed span too)
+  let records = 0;
+  let texts = 0;
+  let tokens = 0;
+  // Several batches in flight, as the tokens stage keeps them (threads × 8), so both workers stay busy.
+  const depth = threads * 8;
+  const inFlight = [];
+  const settle = async () => {
+    for (const count of await inFlight.shift()) tokens += count;
+  };
+  let batch = [];
+  const run = core.runPipeline(read.readInputs(files), [], {});
+  for await (const items of run.batches) {
+    for (const item of items) {
+      records++;
+      stringsOf(item.data, batch);
+      if (batch.length >= 512) {
+        texts += batch.length;
+        inFlight.push(counter.count(batch));
+        batch = [];
+        if (inFlight.length >= depth) await settle();
+      }
+    }
+  }
+  if (batch.length > 0) {
+    texts += batch.length;
+    inFlight.push(counter.count(batch));
+  }
+  while (inFlight.length > 0) await settle();
+  const ms = performance.now() - started;
+  await pool.close();
+  return { ms, counts: summarize(run.counts), tokens, texts, records };
+}
+
 /** read → split → the dataset writer (train/validation/test files, rejects, duplicates, manifest) into a temp dir. */
 async function splitWriteRow(files) {
   const { read, mods } = await loadModules({
@@ -256,6 +315,8 @@ async function main() {
       result = { ms: performance.now() - started, parsed: r.records, invalid: r.invalid };
     } else if (rowName === "read+split+write") {
       result = await splitWriteRow(files);
+    } else if (ENGINE_ROWS[rowName]) {
+      result = await engineRow(files, ENGINE_ROWS[rowName]);
     } else if (STAGE_ROWS[rowName]) {
       result = await stageRow(files, STAGE_ROWS[rowName]);
     } else {

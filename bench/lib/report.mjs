@@ -137,3 +137,59 @@ export function renderTargets(checks) {
     .map((c) => `${c.pass === true ? "✓" : c.pass === false ? "✗" : "–"} ${c.target}${c.value ? `: ${c.value}` : ""}`)
     .join("\n");
 }
+
+/** Duplicates a curate row routed, over all its stages. */
+function duplicatesOf(row) {
+  const counts = row.detail?.counts;
+  return Array.isArray(counts) ? counts.reduce((sum, c) => sum + (c.duplicates ?? 0), 0) : undefined;
+}
+
+/**
+ * Each peer row beside the curate row it names in `vs`, from the same run: the ratio of their measured times (who is
+ * faster, by how much) and whether their counts agree — tokens and strings for tokenizers (the same strings go in, so
+ * they must be equal), duplicates for dedup (curate's, the peer's and the corpus's planted count). `agree` is
+ * undefined when either row did not finish.
+ */
+export function comparePeers(rows, corpus) {
+  const get = (name) => rows.find((r) => r.name === name);
+  return rows
+    .filter((r) => r.kind === "peer" && r.vs)
+    .map((peer) => {
+      const ours = get(peer.vs);
+      if (peer.status !== "ok" || ours?.status !== "ok") {
+        const why = peer.status !== "ok" ? peer.note : `${peer.vs} ${ours?.note ?? "did not run"}`;
+        return { peer: peer.name, vs: peer.vs, note: why };
+      }
+      const timeRatio = peer.ms / ours.ms;
+      let agree;
+      let counts;
+      if (peer.detail?.tokens !== undefined) {
+        const [a, b] = [ours.detail?.tokens, peer.detail.tokens];
+        const [ta, tb] = [ours.detail?.texts, peer.detail.texts];
+        agree = a === b && ta === tb;
+        counts = `tokens ${n(a)} (curate) vs ${n(b)}; strings ${n(ta)} vs ${n(tb)}`;
+      } else {
+        const a = duplicatesOf(ours);
+        const b = peer.detail?.duplicates;
+        const planted = corpus.planted?.exact;
+        agree = a === b && (planted === undefined || a === planted);
+        counts = `duplicates ${n(a)} (curate) vs ${n(b)}${planted === undefined ? "" : `, planted ${n(planted)}`}`;
+      }
+      return { peer: peer.name, vs: peer.vs, timeRatio, agree, counts };
+    });
+}
+
+/** The peer comparisons as lines: "<peer> vs <row>: curate N× faster" and the count check (✗ COUNT MISMATCH). */
+export function renderPeers(comparisons) {
+  return comparisons
+    .map((c) => {
+      if (c.timeRatio === undefined) return `– ${c.peer} vs ${c.vs}: not compared (${c.note})`;
+      const who =
+        c.timeRatio >= 1
+          ? `curate ${c.timeRatio.toFixed(2)}× faster (the peer took ${c.timeRatio.toFixed(2)}× curate's time)`
+          : `the peer ${(1 / c.timeRatio).toFixed(2)}× faster (it took ${c.timeRatio.toFixed(2)}× curate's time)`;
+      const check = c.agree ? `counts agree: ${c.counts}` : `✗ COUNT MISMATCH: ${c.counts}`;
+      return `${c.agree ? "✓" : "✗"} ${c.peer} vs ${c.vs}: ${who}; ${check}`;
+    })
+    .join("\n");
+}

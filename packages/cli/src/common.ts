@@ -14,6 +14,7 @@ import {
   UsageError,
   type Warning,
 } from "@curate/core";
+import type { OptionSpec } from "@curate/pipeline/options";
 import type { InputStats, ReadOptions } from "@curate/read";
 import type { TextSink } from "@curate/write";
 import { type Command, InvalidArgumentError, Option } from "commander";
@@ -48,6 +49,28 @@ export function parseFraction(value: string): number {
     throw new InvalidArgumentError(`expected a number between 0 and 1, found "${value}"`);
   }
   return n;
+}
+
+/**
+ * A commander option from a spec of @curate/pipeline's option table: its flag, help, parser and default, so that
+ * every command that takes the option spells and checks it the same way.
+ * @example command.addOption(optionFrom(optionSpec("threshold")));
+ */
+export function optionFrom(spec: OptionSpec, defaults: "show" | "apply" = "show"): Option {
+  const option = new Option(spec.flag, spec.help);
+  const v = spec.value;
+  if (v.kind === "int") option.argParser(v.min >= 1 ? parsePositive : parseInteger);
+  else if (v.kind === "fraction") option.argParser(parseFraction);
+  else if (v.kind === "choice") option.choices(v.choices);
+  else if (v.kind === "list") option.argParser(collect);
+  if (spec.default !== undefined && v.kind !== "boolean") {
+    const d = spec.default;
+    const shown = typeof d === "number" && d >= 1 << 20 && d % (1 << 20) === 0 ? `${d / (1 << 20)} MiB` : String(d);
+    // `show`: in the help only (the stage applies it); `apply`: the command reads the value itself.
+    if (defaults === "apply") option.default(d, shown);
+    else option.description = `${spec.help} (default ${shown})`;
+  }
+  return option;
 }
 
 /** The options every data command takes. */

@@ -1,6 +1,7 @@
 import { type BatchStage, batchStage, type Envelope, formatSource, type StageContext, UsageError } from "@curate/core";
 import { trainingText } from "@curate/formats";
 import { checkMode, type DedupMode } from "./common.js";
+import { DEFAULT_NGRAM } from "./defaults.js";
 import { NgramIndex, type NgramMatch } from "./ngram.js";
 
 export interface DecontaminateOptions {
@@ -35,7 +36,7 @@ export type DecontaminateStage = BatchStage & { readonly stats: DecontaminationS
  */
 export async function loadNgramIndex(
   patterns: readonly string[],
-  n = 13,
+  n = DEFAULT_NGRAM,
   options: { cwd?: string } = {},
 ): Promise<NgramIndex & { unreadable: number }> {
   const { readInputs } = await import("@curate/read");
@@ -75,7 +76,7 @@ export function decontaminate(options: DecontaminateOptions): DecontaminateStage
     }
     if (given.some((p) => p === "-")) throw new UsageError(`${where}: eval sets cannot be read from stdin ("-")`);
   }
-  const n = prebuilt?.n ?? options.n ?? 13;
+  const n = prebuilt?.n ?? options.n ?? DEFAULT_NGRAM;
   if (!Number.isSafeInteger(n) || n < 1 || n > 1000) {
     throw new UsageError(`${where}: \`n\` must be a whole number from 1 to 1000, found ${String(options.n)}`);
   }

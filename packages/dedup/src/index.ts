@@ -1,6 +1,7 @@
 export * from "./common.js";
 export * from "./decontaminate.js";
 export * from "./dedup-index.js";
+export { DEFAULT_MODE, DEFAULT_NGRAM, DEFAULT_NUM_PERM, DEFAULT_SHINGLE, DEFAULT_THRESHOLD } from "./defaults.js";
 export * from "./exact.js";
 export * from "./hash.js";
 export * from "./key.js";

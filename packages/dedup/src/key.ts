@@ -1,5 +1,6 @@
 import { type Issue, UsageError } from "@curate/core";
 import { type TextSink, trainingText, writeTrainingText } from "@curate/formats";
+import * as DEFAULTS from "./defaults.js";
 import { type Hash128, hash128, hashBytes, hashFolded, writeText } from "./hash.js";
 
 /**
@@ -14,7 +15,7 @@ export type Normalization = "nfkc" | "lower" | "punct" | "whitespace";
 export const NORMALIZATIONS: readonly Normalization[] = ["nfkc", "lower", "punct", "whitespace"];
 
 /** The default: NFKC and whitespace collapsing. Case and punctuation still count. */
-export const DEFAULT_NORMALIZATION: readonly Normalization[] = ["nfkc", "whitespace"];
+export const DEFAULT_NORMALIZATION: readonly Normalization[] = DEFAULTS.DEFAULT_NORMALIZATION;
 
 /**
  * What a record's dedup key is made of: `"text"` (its training text, the default), `"json"` (the whole record as

@@ -18,6 +18,7 @@ import {
   withOwnCluster,
   withStats,
 } from "./common.js";
+import { DEFAULT_NUM_PERM, DEFAULT_SHINGLE, DEFAULT_THRESHOLD } from "./defaults.js";
 import { type KeySpec, keyReader, missingKeyField, missingKeyReason, noRecordHasKey, parseKey } from "./key.js";
 import { LshIndex, type LshWeights, optimalBands } from "./lsh.js";
 import { clusterId, SourceTable, Uint32Pages } from "./pages.js";
@@ -155,12 +156,12 @@ class Clusters {
  */
 export function nearDedup(options: NearDedupOptions = {}): NearDedupStage {
   const where = "nearDedup()";
-  const threshold = options.threshold ?? 0.8;
+  const threshold = options.threshold ?? DEFAULT_THRESHOLD;
   if (typeof threshold !== "number" || !(threshold > 0 && threshold <= 1)) {
     throw new UsageError(`${where}: \`threshold\` must be a number in (0, 1], found ${String(threshold)}`);
   }
-  const { kind, n } = parseShingle(options.shingle ?? "word:5");
-  const numPerm = integer(where, "numPerm", options.numPerm ?? 128, 2, 8192);
+  const { kind, n } = parseShingle(options.shingle ?? DEFAULT_SHINGLE);
+  const numPerm = integer(where, "numPerm", options.numPerm ?? DEFAULT_NUM_PERM, 2, 8192);
   const verify = options.verify ?? true;
   const mode = checkMode(where, options.mode);
   const threads = integer(where, "threads", options.threads ?? availableParallelism(), 1, 256);

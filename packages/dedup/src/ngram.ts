@@ -1,5 +1,6 @@
 import type { Source } from "@curate/core";
 import { fmix32 } from "../src/sketch-kernel.mjs";
+import { DEFAULT_NGRAM } from "./defaults.js";
 
 const WORD = /[\p{L}\p{N}]+/gu;
 /** Role tags that `trainingText` puts between chat turns: not words of the conversation. */
@@ -98,7 +99,7 @@ export class NgramIndex {
   /** Documents added with fewer than n words. */
   skipped = 0;
 
-  constructor(readonly n = 13) {
+  constructor(readonly n = DEFAULT_NGRAM) {
     if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`NgramIndex: n must be a whole number ≥ 1, found ${n}`);
   }
 

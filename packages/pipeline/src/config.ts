@@ -1,87 +1,151 @@
 /**
- * The `curate run` configuration: a JSON or YAML file (`--config`), command-line flags on top. One zod schema checks
- * both, so a typo in a config key is an error with its path, never silently ignored.
+ * The `curate run` configuration: a JSON or YAML file (`--config`), command-line flags on top. One zod schema,
+ * generated from the option table, checks both, so a typo in a config key is an error with its path, never
+ * silently ignored.
  */
 import { readFileSync } from "node:fs";
 import { extname } from "node:path";
 import { CurateError, describeValue, formatPath } from "@curate/core";
 import { z } from "zod";
+import { type OptionSpec, runOptions, type Section } from "./options.js";
 
 const severity = z.enum(["error", "warn", "off"]);
-const ratiosSchema = z.union([z.string(), z.record(z.string(), z.number().min(0).max(1))]);
 
+/** The zod schema of one option's value (optional: the stage applies its default). */
+function valueSchema(spec: OptionSpec): z.ZodType {
+  const v = spec.value;
+  let schema: z.ZodType;
+  switch (v.kind) {
+    case "boolean":
+      schema = z.boolean();
+      break;
+    case "string":
+      schema = z.string();
+      break;
+    case "seed":
+      schema = z.union([z.string(), z.number()]);
+      break;
+    case "int": {
+      const int = z.number().int().min(v.min);
+      schema = v.max === undefined ? int : int.max(v.max);
+      break;
+    }
+    case "fraction":
+      schema = (v.exclusiveMin ? z.number().gt(0) : z.number().min(0)).max(1);
+      break;
+    case "choice":
+      schema = z.enum(v.choices as [string, ...string[]]);
+      break;
+    case "list":
+    case "csv":
+      schema = z.array(z.string());
+      break;
+  }
+  return schema.optional().describe(spec.help);
+}
+
+/** The configuration keys of a section, from the option table (options without a `key` are CLI-only). */
+function fields(section: Section): Record<string, z.ZodType> {
+  const out: Record<string, z.ZodType> = {};
+  for (const spec of runOptions)
+    if (spec.section === section && spec.key !== undefined) out[spec.key] = valueSchema(spec);
+  return out;
+}
+
+/**
+ * The `curate run` configuration schema, generated from the option table (`./options.ts`), plus the keys that have
+ * no flag of their own or a richer form in a file (rules, exact/near, ratios as an object, sizes, leakage).
+ */
 export const runConfigSchema = z.strictObject({
   $schema: z.string().optional(),
   inputs: z.array(z.string()).optional().describe("files, directories or globs; stdin when empty"),
-  out: z.string().optional().describe("output folder"),
-  force: z.boolean().optional().describe("replace a non-empty output folder"),
-  compress: z.boolean().optional().describe("write .jsonl.gz splits"),
-  to: z.string().optional().describe("convert records to this format on the way out"),
-  seed: z.union([z.string(), z.number()]).optional(),
-  threads: z.number().int().min(1).max(256).optional(),
-  maxLineBytes: z.number().int().min(1).optional(),
+  ...fields("top"),
   validate: z
     .union([
       z.literal(false),
-      z.strictObject({
-        format: z.string().optional(),
-        schema: z.string().optional(),
-        strict: z.boolean().optional(),
-        rules: z.record(z.string(), severity).optional(),
-      }),
+      z.strictObject({ ...fields("validate"), rules: z.record(z.string(), severity).optional() }),
     ])
     .optional(),
   dedup: z
     .union([
       z.literal(false),
-      z.strictObject({
-        exact: z.boolean().optional(),
-        near: z.boolean().optional(),
-        threshold: z.number().gt(0).max(1).optional(),
-        shingle: z.string().optional(),
-        numPerm: z.number().int().min(16).max(1024).optional(),
-        verify: z.boolean().optional(),
-        key: z.array(z.string()).optional(),
-        normalize: z.array(z.string()).optional(),
-        mode: z.enum(["remove", "flag"]).optional(),
-      }),
+      z.strictObject({ exact: z.boolean().optional(), near: z.boolean().optional(), ...fields("dedup") }),
     ])
     .optional(),
-  decontaminate: z
-    .strictObject({
-      against: z.array(z.string()).min(1),
-      n: z.number().int().min(1).max(100).optional(),
-      mode: z.enum(["remove", "flag"]).optional(),
-    })
-    .optional(),
-  tokens: z
-    .union([
-      z.literal(false),
-      z.strictObject({
-        tokenizer: z.string(),
-        maxTokens: z.number().int().min(1).optional(),
-        minTokens: z.number().int().min(0).optional(),
-        onOverflow: z.enum(["drop", "truncate", "keep", "fail"]).optional(),
-      }),
-    ])
-    .optional(),
+  decontaminate: z.strictObject({ ...fields("decontaminate"), against: z.array(z.string()).min(1) }).optional(),
+  tokens: z.union([z.literal(false), z.strictObject({ ...fields("tokens"), tokenizer: z.string() })]).optional(),
   split: z
     .union([
       z.literal(false),
       z.strictObject({
-        ratios: ratiosSchema.optional(),
+        ...fields("split"),
+        ratios: z.union([z.string(), z.record(z.string(), z.number().min(0).max(1))]).optional(),
         sizes: z.record(z.string(), z.number().int().min(0)).optional(),
-        key: z.string().optional(),
-        stratifyBy: z.string().optional(),
-        groupBy: z.string().optional(),
         leakage: z.union([z.literal(false), z.strictObject({ ngram: z.number().int().min(1).max(100) })]).optional(),
       }),
     ])
     .optional(),
 });
 
-/** The `curate run` configuration, as written in `curate.config.json` / `.yaml`. */
-export type RunConfig = z.infer<typeof runConfigSchema>;
+/**
+ * The `curate run` configuration, as written in `curate.config.json` / `.yaml`. The schema above is generated from
+ * the option table; this type says the same for TypeScript (a test checks that the two agree key for key).
+ */
+export interface RunConfig {
+  readonly $schema?: string;
+  readonly inputs?: string[];
+  readonly out?: string;
+  readonly force?: boolean;
+  readonly compress?: boolean;
+  readonly to?: string;
+  readonly seed?: string | number;
+  readonly threads?: number;
+  readonly maxLineBytes?: number;
+  readonly validate?:
+    | false
+    | {
+        readonly format?: string;
+        readonly schema?: string;
+        readonly strict?: boolean;
+        readonly rules?: Record<string, "error" | "warn" | "off">;
+      };
+  readonly dedup?:
+    | false
+    | {
+        readonly exact?: boolean;
+        readonly near?: boolean;
+        readonly threshold?: number;
+        readonly shingle?: string;
+        readonly numPerm?: number;
+        readonly verify?: boolean;
+        readonly key?: string[];
+        readonly normalize?: string[];
+        readonly mode?: "remove" | "flag";
+      };
+  readonly decontaminate?: {
+    readonly against: string[];
+    readonly n?: number;
+    readonly mode?: "remove" | "flag";
+  };
+  readonly tokens?:
+    | false
+    | {
+        readonly tokenizer: string;
+        readonly maxTokens?: number;
+        readonly minTokens?: number;
+        readonly onOverflow?: "drop" | "truncate" | "keep" | "fail";
+      };
+  readonly split?:
+    | false
+    | {
+        readonly ratios?: string | Record<string, number>;
+        readonly sizes?: Record<string, number>;
+        readonly key?: string;
+        readonly stratifyBy?: string;
+        readonly groupBy?: string;
+        readonly leakage?: false | { readonly ngram: number };
+      };
+}
 
 /**
  * Checks a configuration object, throwing a usage error that lists every problem with its path.
@@ -89,14 +153,34 @@ export type RunConfig = z.infer<typeof runConfigSchema>;
  */
 export function parseRunConfig(value: unknown, where: string): RunConfig {
   const result = runConfigSchema.safeParse(value, { reportInput: true });
-  if (result.success) return result.data;
-  const lines = result.error.issues.map((issue) => {
+  // The generated schema's output type is loose (its fields come from a table); `RunConfig` states it.
+  if (result.success) return result.data as RunConfig;
+  const lines = unionBranches(result.error.issues).map((issue) => {
     const path = formatPath(issue.path) || "(top level)";
     const found = "input" in issue ? `, found ${describeValue(issue.input)}` : "";
     const keys = issue.code === "unrecognized_keys" ? ` (${issue.keys.join(", ")})` : "";
     return `  ${where}: ${path}: ${issue.message}${keys}${found}`;
   });
   throw new CurateError("CURATE_CONFIG", `invalid configuration:\n${lines.join("\n")}`, { exitCode: 2 });
+}
+
+type ConfigIssue = z.core.$ZodIssue;
+
+/**
+ * A section that is `false | { ... }` fails as a union ("dedup: Invalid input"): report the object branch's own
+ * issues instead (`dedup.mode: Invalid option`), with their full paths.
+ */
+function unionBranches(issues: readonly ConfigIssue[], prefix: readonly PropertyKey[] = []): ConfigIssue[] {
+  const out: ConfigIssue[] = [];
+  for (const issue of issues) {
+    const path = [...prefix, ...issue.path];
+    if (issue.code === "invalid_union" && issue.errors.length > 0) {
+      const branches = issue.errors;
+      const objectBranch = branches.find((b) => !b.some((i) => i.code === "invalid_value" && i.path.length === 0));
+      out.push(...unionBranches(objectBranch ?? branches[0]!, path));
+    } else out.push({ ...issue, path } as ConfigIssue);
+  }
+  return out;
 }
 
 /**

@@ -2,9 +2,11 @@
  * A run configuration (`curate run`'s flags or config file) turned into a plan: the stages, in pipeline order.
  * Stage packages load here, lazily, so that a command loads only the stages it runs.
  */
+
 import type { Stage } from "@curate/core";
 import { UsageError } from "@curate/core";
 import type { SplitStage } from "@curate/split";
+import { DEFAULT_SEED } from "@curate/split/defaults";
 import type { RunConfig } from "./config.js";
 
 /** The stages of a run, and its split stage (its split names are the dataset's files). */
@@ -87,7 +89,7 @@ export async function planStages(config: RunConfig): Promise<Plan> {
     splitStage = split({
       ...(s.sizes ? { sizes: s.sizes } : {}),
       ...(s.ratios !== undefined ? { ratios: typeof s.ratios === "string" ? parseRatios(s.ratios) : s.ratios } : {}),
-      seed: config.seed ?? 0,
+      seed: config.seed ?? DEFAULT_SEED,
       ...(s.key !== undefined ? { key: s.key } : {}),
       ...(s.stratifyBy !== undefined ? { stratifyBy: s.stratifyBy } : {}),
       ...(s.groupBy !== undefined ? { groupBy: s.groupBy } : {}),

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { fstatSync } from "node:fs";
 import { resolve } from "node:path";
 import { CurateError, type Envelope, type RecordSource, type StageContext, UsageError } from "@curate/core";
+import { DEFAULT_MAX_LINE_BYTES } from "./defaults.js";
 import { checkText, Utf16Error } from "./encoding.js";
 import { type ResolvedInput, resolveInputs, STDIN } from "./inputs.js";
 import { DEFAULT_MAX_DEPTH, type Entry, numberEntries, Routed, rejectEntry, setMaxDepth } from "./record.js";
@@ -15,11 +16,7 @@ import type { InputStats, ReadOptions } from "./types.js";
  */
 export type ReadSource = RecordSource & { readonly stats: InputStats[] };
 
-/**
- * The default `maxLineBytes`: 16 MiB, far above any real record, low enough to bound memory.
- * @example readInputs(["big.jsonl"], { maxLineBytes: 4 * DEFAULT_MAX_LINE_BYTES });
- */
-export const DEFAULT_MAX_LINE_BYTES = 16 * 1024 * 1024;
+export { DEFAULT_MAX_LINE_BYTES };
 
 interface Opened {
   readonly path: string;

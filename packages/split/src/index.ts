@@ -1,3 +1,4 @@
+export { DEFAULT_LEAKAGE_NGRAM, DEFAULT_SEED } from "./defaults.js";
 export { contentHash, contentHashOf, normalizeText, stableJson, unitPosition } from "./hash.js";
 export { forEachNgram, NgramHashes, NgramIndex, ngramHashes } from "./ngram.js";
 export { type FieldPath, parseFieldPath, valueAt } from "./path.js";

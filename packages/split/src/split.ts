@@ -10,6 +10,7 @@ import {
   UsageError,
 } from "@curate/core";
 import { trainingText } from "@curate/formats";
+import { DEFAULT_LEAKAGE_NGRAM, DEFAULT_RATIOS } from "./defaults.js";
 import { contentHash, contentHashOf, normalizeText, stableJson, unitPosition } from "./hash.js";
 import { type LeakResponse, NgramWorker, TextBatch } from "./leak-pool.js";
 import { NgramHashes, NgramIndex, ngramHashes } from "./ngram.js";
@@ -22,7 +23,7 @@ import { Spill, type SpilledRecord } from "./spill.js";
  * The split used when none is given.
  * @example split({ ratios: DEFAULT_RATIOS });
  */
-export const DEFAULT_RATIOS = "train=0.9,validation=0.05,test=0.05";
+export { DEFAULT_RATIOS };
 
 export interface SplitOptions {
   /**
@@ -233,7 +234,8 @@ export function split(options: SplitOptions = {}): SplitStage {
     options.stratifyBy === undefined ? undefined : parseFieldPath(options.stratifyBy, "--stratify-by");
   const groupPath = options.groupBy === undefined ? undefined : parseFieldPath(options.groupBy, "--group-by");
   const keepClusters = options.keepClusters ?? true;
-  const leakage = options.leakage === false ? undefined : { ngram: 13, examples: 5, ...options.leakage };
+  const leakage =
+    options.leakage === false ? undefined : { ngram: DEFAULT_LEAKAGE_NGRAM, examples: 5, ...options.leakage };
   if (leakage && (!Number.isSafeInteger(leakage.ngram) || leakage.ngram < 1)) {
     throw new UsageError(`split(): leakage.ngram must be a whole number ≥ 1, found ${String(leakage.ngram)}`);
   }

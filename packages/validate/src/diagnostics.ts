@@ -26,7 +26,8 @@ export interface Diagnostic {
 /** Where a record is, as diagnostics show it: the record number and column only where a line can hold several. */
 function place(source: Source): Pick<Diagnostic, "file" | "line" | "column" | "record"> {
   const { file, line, column, record } = source;
-  return column === undefined || record === undefined ? { file, line } : { file, line, column, record };
+  if (column === undefined || record === undefined) return { file, line };
+  return column > 1 ? { file, line, column, record } : { file, line, record };
 }
 
 function fromIssue(source: Source, stage: string, issue: Issue): Diagnostic {

@@ -1,15 +1,14 @@
 import type { Duplicate, Stage, Warning } from "@curate/core";
 import type { DecontaminationStats, DedupStats, NearDedupStats } from "@curate/dedup";
-import { type Command, Option } from "commander";
+import { optionSpec } from "@curate/pipeline/options";
+import type { Command } from "commander";
 import {
   addIoOptions,
   type CommandRunResult,
-  collect,
   type IoOptions,
   note,
   openSink,
-  parseFraction,
-  parsePositive,
+  optionFrom,
   runCommand,
   summaryJson,
   table,
@@ -21,7 +20,7 @@ Examples:
   $ curate dedup data/ --near --threshold 0.85 --duplicates dups.jsonl      near-duplicates, MinHash LSH
   $ curate dedup data.jsonl --exact --near --against evals/*.jsonl --rejects rejects.jsonl
   $ curate dedup data.jsonl --key instruction --normalize nfkc,lower,punct,whitespace
-  $ cat raw.jsonl | curate dedup --near --shingle char:5 --mode flag > flagged.jsonl
+  $ cat raw.jsonl | curate dedup --near --shingle char:5 --dedup-mode flag > flagged.jsonl
 
 Exact dedup hashes each record's key (default: its training text, NFKC + whitespace-collapsed) with
 MurmurHash3 x86_128 and keeps the first occurrence in input order. Near dedup (--near) compares word 5-gram
@@ -30,7 +29,7 @@ MurmurHash3 x86_128 and keeps the first occurrence in input order. Near dedup (-
 sequence (--ngram) with any eval record, with code "contaminated".
 
 Every duplicate goes to --duplicates with its source, the kept record's source, method, similarity
-and cluster id (the kept record's file:line); with --mode flag duplicates stay in the output and are
+and cluster id (the kept record's file#record); with --dedup-mode flag duplicates stay in the output and are
 listed there with "flagged": true. Nothing is dropped: kept + duplicates + rejected = records read.
 Exit codes: 0 ok, 1 some records were rejected (unreadable or contaminated), 2 usage or internal error.`;
 
@@ -39,13 +38,13 @@ interface DedupCommandOptions extends IoOptions {
   near?: boolean;
   against?: string[];
   ngram: number;
-  threshold: number;
-  shingle: string;
-  numPerm: number;
+  threshold?: number;
+  shingle?: string;
+  numPerm?: number;
   verify: boolean;
   key?: string[];
-  normalize: string;
-  mode: "remove" | "flag";
+  normalize?: string;
+  dedupMode: "remove" | "flag";
   threads?: number;
 }
 
@@ -57,30 +56,41 @@ interface DedupStages {
   readonly decontaminate?: { readonly stats: DecontaminationStats };
 }
 
+/** The plan of `curate run` with only its dedup sections: the same stages, options and defaults. */
 async function buildStages(options: DedupCommandOptions): Promise<DedupStages> {
-  // Loaded here, not at the top: other commands never pay for the dedup package and its native hash.
-  const { decontaminate, exactDedup, nearDedup, parseKey } = await import("@curate/dedup");
-  const mode = options.mode;
-  const key = parseKey(options.key);
-  const runExact = options.exact === true || options.near !== true;
-  // Decontamination first: a contaminated record is rejected before it can become a cluster's representative.
-  const contamination = options.against?.length
-    ? decontaminate({ against: options.against, n: options.ngram, mode })
-    : undefined;
-  const exact = runExact ? exactDedup({ key, normalize: options.normalize, mode }) : undefined;
-  const near = options.near
-    ? nearDedup({
-        key,
+  const [{ parseRunConfig }, { planStages }] = await Promise.all([
+    import("@curate/pipeline/config"),
+    import("@curate/pipeline/plan"),
+  ]);
+  const mode = options.dedupMode;
+  const config = parseRunConfig(
+    {
+      ...(options.threads === undefined ? {} : { threads: options.threads }),
+      validate: false,
+      split: false,
+      dedup: {
+        exact: options.exact === true || options.near !== true,
+        near: options.near === true,
         mode,
-        threshold: options.threshold,
-        shingle: options.shingle,
-        numPerm: options.numPerm,
         verify: options.verify,
-        ...(options.threads === undefined ? {} : { threads: options.threads }),
-      })
-    : undefined;
+        ...(options.threshold === undefined ? {} : { threshold: options.threshold }),
+        ...(options.shingle === undefined ? {} : { shingle: options.shingle }),
+        ...(options.numPerm === undefined ? {} : { numPerm: options.numPerm }),
+        ...(options.key === undefined ? {} : { key: options.key }),
+        ...(options.normalize === undefined ? {} : { normalize: options.normalize.split(",").map((s) => s.trim()) }),
+      },
+      // Decontamination runs first: a contaminated record is rejected before it can lead a cluster.
+      ...(options.against?.length ? { decontaminate: { against: options.against, n: options.ngram, mode } } : {}),
+    },
+    "command line",
+  );
+  const { stages } = await planStages(config);
+  const named = <T>(name: string) => stages.find((stage) => stage.name === name) as T | undefined;
+  const exact = named<{ stats: DedupStats }>("exactDedup");
+  const near = named<{ stats: NearDedupStats }>("nearDedup");
+  const contamination = named<{ stats: DecontaminationStats }>("decontaminate");
   return {
-    stages: [contamination, exact, near].filter((s): s is NonNullable<typeof s> => s !== undefined),
+    stages,
     ...(exact ? { exact } : {}),
     ...(near ? { near } : {}),
     ...(contamination ? { decontaminate: contamination } : {}),
@@ -137,26 +147,22 @@ export function registerDedup(program: Command): void {
     )
     .option("--exact", "exact dedup on the normalized key (the default unless --near is given)")
     .option("--near", "near-duplicate dedup: MinHash LSH, candidates verified by exact Jaccard")
-    .option("--against <file>", "eval set to decontaminate against (file, folder or glob; repeatable)", collect)
-    .addOption(new Option("--ngram <n>", "words per n-gram for --against").argParser(parsePositive).default(13))
-    .addOption(new Option("--threshold <j>", "Jaccard similarity for --near").argParser(parseFraction).default(0.8))
-    .option("--shingle <spec>", "near-dedup shingles: word:N or char:N", "word:5")
-    .addOption(new Option("--num-perm <n>", "MinHash permutations").argParser(parsePositive).default(128))
-    .option("--no-verify", "trust the MinHash estimate instead of checking exact Jaccard (no temp file)")
-    .option("--key <field>", "dedup key: text (default), json, or a field path (repeatable)", collect)
-    .option("--normalize <list>", "exact-dedup normalizations: nfkc,lower,punct,whitespace or none", "nfkc,whitespace")
-    .addOption(
-      new Option("--mode <mode>", "remove duplicates, or flag them and keep them")
-        .choices(["remove", "flag"])
-        .default("remove"),
-    )
-    .addOption(new Option("--threads <n>", "sketching threads for --near (default: cores)").argParser(parsePositive));
+    .addOption(optionFrom(optionSpec("against")))
+    .addOption(optionFrom(optionSpec("ngram"), "apply"))
+    .addOption(optionFrom(optionSpec("threshold")))
+    .addOption(optionFrom(optionSpec("shingle")))
+    .addOption(optionFrom(optionSpec("numPerm")))
+    .addOption(optionFrom(optionSpec("verify")))
+    .addOption(optionFrom(optionSpec("key")))
+    .addOption(optionFrom(optionSpec("normalize")))
+    .addOption(optionFrom(optionSpec("dedupMode"), "apply"))
+    .addOption(optionFrom(optionSpec("threads")));
   addIoOptions(command, { duplicates: true });
   command.addHelpText("after", examples).action(async (inputs: string[], options: DedupCommandOptions) => {
     const built = await buildStages(options);
     const { duplicateLine } = await import("@curate/write");
     // Flagged duplicates stay in the output; they are listed in --duplicates too, marked as flagged.
-    const flaggedSink = options.mode === "flag" ? await openSink(options.duplicates) : undefined;
+    const flaggedSink = options.dedupMode === "flag" ? await openSink(options.duplicates) : undefined;
     const contaminated: Warning[] = [];
     const rejectedContaminated: string[] = [];
     let result: CommandRunResult;
@@ -166,7 +172,7 @@ export function registerDedup(program: Command): void {
         stages: built.stages,
         out: options.out ?? "-",
         rejects: options.rejects,
-        duplicates: options.mode === "flag" ? undefined : options.duplicates,
+        duplicates: options.dedupMode === "flag" ? undefined : options.duplicates,
         quiet: options.quiet,
         maxLineBytes: options.maxLineBytes,
         onWarning(warning) {

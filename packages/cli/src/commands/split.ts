@@ -1,11 +1,9 @@
-import { type Command, Option } from "commander";
-import { parseInteger, parsePositive, usage } from "../common.js";
+import { optionSpec } from "@curate/pipeline/options";
+import { DEFAULT_RATIOS } from "@curate/split/defaults";
+import type { Command } from "commander";
+import { optionFrom, usage } from "../common.js";
 
-/**
- * @curate/split's `DEFAULT_RATIOS`, repeated here so that registering the command (and `curate --help`) does not
- * load the split package; split.test.ts checks that the two agree.
- */
-export const DEFAULT_RATIOS = "train=0.9,validation=0.05,test=0.05";
+export { DEFAULT_RATIOS };
 
 const examples = `
 Examples:
@@ -30,11 +28,11 @@ interface SplitCommandOptions {
   testSize?: number;
   validationSize?: number;
   seed: string;
-  key?: string;
+  splitKey?: string;
   stratifyBy?: string;
   groupBy?: string;
   leakageCheck: boolean;
-  ngram: number;
+  leakageNgram: number;
   to?: string;
   compress?: boolean;
   force?: boolean;
@@ -57,26 +55,22 @@ export function registerSplit(program: Command): void {
         "held-out splits for exact and n-gram overlap, and write a dataset folder with a manifest.",
     )
     .argument("[inputs...]", "JSONL/JSON files, directories or globs (gzip/zstd ok); - or nothing reads stdin")
-    .option("-o, --out <dir>", "output folder (required); must be empty unless --force")
-    .option("--split <ratios>", "split names and ratios, in order", DEFAULT_RATIOS)
-    .option("--test-size <n>", "exact number of test records (instead of ratios)", parseInteger)
-    .option("--validation-size <n>", "exact number of validation records (instead of ratios)", parseInteger)
-    .option("--seed <seed>", "seed mixed into every record's position", "0")
-    .option("--key <path>", "field identifying a record, e.g. id (default: the content hash)")
-    .option("--stratify-by <path>", "field to stratify by, e.g. category or meta.lang")
-    .option("--group-by <path>", "field naming a group that must not straddle splits, e.g. conversation_id")
-    .option("--no-leakage-check", "skip the exact and n-gram overlap check between train and held-out splits")
-    .addOption(new Option("--ngram <n>", "word n-gram size of the leakage check").argParser(parsePositive).default(13))
-    .option("--to <format>", "convert records to this format on the way out (chat, alpaca, sharegpt, ...)")
-    .option("--compress", "write .jsonl.gz split files")
-    .option("--force", "write into a non-empty folder, replacing curate's files there")
+    .addOption(optionFrom(optionSpec("out")))
+    .addOption(optionFrom(optionSpec("split"), "apply"))
+    .addOption(optionFrom(optionSpec("testSize")))
+    .addOption(optionFrom(optionSpec("validationSize")))
+    .addOption(optionFrom(optionSpec("seed"), "apply"))
+    .addOption(optionFrom(optionSpec("splitKey")))
+    .addOption(optionFrom(optionSpec("stratifyBy")))
+    .addOption(optionFrom(optionSpec("groupBy")))
+    .addOption(optionFrom(optionSpec("leakageCheck")))
+    .addOption(optionFrom(optionSpec("leakageNgram"), "apply"))
+    .addOption(optionFrom(optionSpec("to")))
+    .addOption(optionFrom(optionSpec("compress")))
+    .addOption(optionFrom(optionSpec("force")))
     .option("--json", "print a machine-readable summary (JSON) on stdout")
     .option("-q, --quiet", "no progress or summary on stderr")
-    .addOption(
-      new Option("--max-line-bytes <n>", "longest accepted input line in bytes (longer: rejected)")
-        .argParser(parsePositive)
-        .default(16 * 1024 * 1024, "16 MiB"),
-    )
+    .addOption(optionFrom(optionSpec("maxLineBytes"), "apply"))
     .addHelpText("after", examples)
     .action(async (inputs: string[], options: SplitCommandOptions, command: Command) => {
       await runSplit(inputs, options, command.getOptionValueSource("split") !== "default");
@@ -111,10 +105,10 @@ async function runSplit(inputs: string[], options: SplitCommandOptions, ratiosGi
       dedup: false,
       split: {
         ...(sized ? { sizes } : { ratios: parseRatios(options.split) }),
-        ...(options.key !== undefined ? { key: options.key } : {}),
+        ...(options.splitKey !== undefined ? { key: options.splitKey } : {}),
         ...(options.stratifyBy !== undefined ? { stratifyBy: options.stratifyBy } : {}),
         ...(options.groupBy !== undefined ? { groupBy: options.groupBy } : {}),
-        leakage: options.leakageCheck ? { ngram: options.ngram } : false,
+        leakage: options.leakageCheck ? { ngram: options.leakageNgram } : false,
       },
     },
     "command line",

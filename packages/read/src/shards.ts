@@ -1,0 +1,205 @@
+/**
+ * The shard plan: inputs cut into parts that can be read independently (in another thread, process or machine) and
+ * put back together into exactly the records, identities and rejects a sequential read gives.
+ *
+ * A shard is a whole input, or a byte range of one big plain JSONL file cut just after a newline. Compressed inputs,
+ * JSON arrays and `.json` files, stdin, and JSONL files smaller than two targets are whole shards: their records can
+ * only be found by reading from the start. Reading a shard is a pure function of (shard, options) whose result is
+ * plain data (it survives `structuredClone`, so it can be shipped between threads and processes); `ShardStitcher`
+ * turns shard-relative line and record numbers into the input's, in shard order.
+ */
+import { open } from "node:fs/promises";
+import { resolve } from "node:path";
+import type { Envelope, Issue, RejectReason } from "@curate/core";
+import { DEFAULT_MAX_LINE_BYTES } from "./defaults.js";
+import { resolveInputs, STDIN } from "./inputs.js";
+import { JsonlSplitter } from "./jsonl.js";
+import { type Entry, numberEntries, Routed } from "./record.js";
+import { detectCompression } from "./source.js";
+import { RecordSplitter } from "./splitter.js";
+import type { ReadOptions } from "./types.js";
+
+/**
+ * One independently readable part of the inputs.
+ * @example { id: 3, input: 1, path: "big.jsonl", start: 134217901, end: 201326760 }
+ */
+export interface ShardSpec {
+  /** Position in the plan: results are put back together in this order. */
+  readonly id: number;
+  /** Index of the input in the run's list of inputs. */
+  readonly input: number;
+  readonly path: string;
+  /** Byte range of the input; a whole input is `[0, undefined)`. Ranges start at a line start. */
+  readonly start: number;
+  readonly end: number | undefined;
+}
+
+export interface ShardPlanOptions extends ReadOptions {
+  /** Bytes per range shard of a big JSONL file (default 64 MiB); smaller files are one shard. */
+  readonly targetBytes?: number;
+}
+
+const NAME_NOT_LINES = /\.json(?:\.(?:gz|zst|zstd))?$/i;
+/** Bytes read at a time when looking for the newline after a cut. */
+const PROBE = 64 * 1024;
+
+/**
+ * Cuts `patterns`' inputs into shards, in input order. Only a plain JSONL file (not compressed, not a `.json`
+ * name, first non-blank byte not `[`) of at least two targets is cut, each cut moved forward to just after the next
+ * newline, so no record is split and every range starts a line.
+ * @example const shards = await planShards(["data/"], { targetBytes: 64 << 20 });
+ */
+export async function planShards(patterns: readonly string[], options: ShardPlanOptions = {}): Promise<ShardSpec[]> {
+  const target = options.targetBytes ?? 64 * 1024 * 1024;
+  if (!Number.isSafeInteger(target) || target < 1) throw new RangeError(`targetBytes must be ≥ 1, found ${target}`);
+  const cwd = options.cwd ?? process.cwd();
+  const shards: ShardSpec[] = [];
+  const inputs = await resolveInputs(patterns, options);
+  for (const [input, { path, bytes }] of inputs.entries()) {
+    const whole = { id: shards.length, input, path, start: 0, end: undefined };
+    if (path === STDIN || bytes === undefined || bytes < 2 * target || NAME_NOT_LINES.test(path)) {
+      shards.push(whole);
+      continue;
+    }
+    const file = await open(resolve(cwd, path), "r");
+    try {
+      if (!(await isPlainLines(file))) {
+        shards.push(whole);
+        continue;
+      }
+      let start = 0;
+      while (start < bytes) {
+        const cut = start + target >= bytes - target / 2 ? bytes : await lineStartAfter(file, start + target, bytes);
+        shards.push({ id: shards.length, input, path, start, end: cut >= bytes ? undefined : cut });
+        start = cut;
+      }
+    } finally {
+      await file.close();
+    }
+  }
+  return shards;
+}
+
+/** Whether a file is uncompressed and does not start (after whitespace and a BOM) with `[`: JSONL lines. */
+async function isPlainLines(file: import("node:fs/promises").FileHandle): Promise<boolean> {
+  const head = Buffer.alloc(PROBE);
+  const { bytesRead } = await file.read(head, 0, PROBE, 0);
+  const bytes = head.subarray(0, bytesRead);
+  if (detectCompression(bytes) !== "none") return false;
+  let i = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
+  while (i < bytes.length && (bytes[i] === 32 || bytes[i] === 9 || bytes[i] === 10 || bytes[i] === 13)) i++;
+  return i < bytes.length && bytes[i] !== 91;
+}
+
+/** The offset just after the first newline at or after `from` (or `size` when there is none). */
+async function lineStartAfter(
+  file: import("node:fs/promises").FileHandle,
+  from: number,
+  size: number,
+): Promise<number> {
+  const buffer = Buffer.alloc(PROBE);
+  for (let at = from; at < size; at += PROBE) {
+    const { bytesRead } = await file.read(buffer, 0, PROBE, at);
+    const nl = buffer.subarray(0, bytesRead).indexOf(10);
+    if (nl !== -1) return at + nl + 1;
+    if (bytesRead === 0) break;
+  }
+  return size;
+}
+
+/** One entry of a shard's result, as plain data: a kept record, a reject, or a warning on a kept record. */
+export type ShardEntry =
+  | { readonly kind: "kept"; readonly item: Envelope }
+  | { readonly kind: "reject"; readonly item: Envelope; readonly reason: RejectReason }
+  | { readonly kind: "warning"; readonly item: Envelope; readonly issue: Issue };
+
+/** What reading one shard gives: its entries in order, numbered from 1 within the shard, and its size in lines. */
+export interface ShardResult {
+  readonly shard: ShardSpec;
+  readonly entries: ShardEntry[];
+  /** Records in the shard (kept and rejected). */
+  readonly records: number;
+  /** Newlines in the shard: the next shard of the input starts this many lines further down. */
+  readonly lines: number;
+}
+
+/**
+ * Reads one range shard of a plain JSONL file: a pure function of (shard, options). Lines and record numbers are
+ * relative to the shard (the first line of the shard is line 1); byte offsets are the input's. Whole-input shards
+ * that are compressed, arrays or stdin are read with `readInputs` instead.
+ * @example const result = await readShard(shards[1]!, { maxLineBytes: 1 << 24 });
+ */
+export async function readShard(shard: ShardSpec, options: ReadOptions = {}): Promise<ShardResult> {
+  const maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
+  // The first shard starts the file: a BOM and leading blank lines are the whole-file reader's to handle.
+  const splitter =
+    shard.start === 0
+      ? new RecordSplitter(shard.path, maxLineBytes)
+      : new JsonlSplitter(shard.path, maxLineBytes, 1, 1, shard.start);
+  const file = await open(resolve(options.cwd ?? process.cwd(), shard.path), "r");
+  const out: Entry[] = [];
+  try {
+    const chunk = Buffer.alloc(1 << 20);
+    for (let at = shard.start; shard.end === undefined || at < shard.end; ) {
+      const want = shard.end === undefined ? chunk.length : Math.min(chunk.length, shard.end - at);
+      const { bytesRead } = await file.read(chunk, 0, want, at);
+      if (bytesRead === 0) break;
+      // The splitter keeps no reference to a chunk it has finished with, except for a held line: copy that case.
+      splitter.push(Buffer.from(chunk.subarray(0, bytesRead)), out);
+      at += bytesRead;
+    }
+    splitter.end(out);
+  } finally {
+    await file.close();
+  }
+  const records = numberEntries(out, 1, shard.input) - 1;
+  const line = splitter instanceof RecordSplitter ? splitter.line : splitter.currentLine;
+  return { shard, entries: out.map(toShardEntry), records, lines: line - 1 };
+}
+
+function toShardEntry(entry: Entry): ShardEntry {
+  if (!(entry instanceof Routed)) return { kind: "kept", item: entry };
+  if (entry.reason) return { kind: "reject", item: entry.item, reason: entry.reason };
+  return { kind: "warning", item: entry.item, issue: entry.issue! };
+}
+
+/**
+ * Puts shard results back together: given each input's shards in order, it moves shard-relative lines and record
+ * numbers to the input's (every record of the earlier shards, every line before the shard's start), so that the
+ * stitched entries equal a sequential read's.
+ * @example const stitcher = new ShardStitcher(); for (const r of results) for (const e of stitcher.stitch(r)) route(e);
+ */
+export class ShardStitcher {
+  private readonly bases = new Map<number, { line: number; record: number; next: number }>();
+
+  /** The entries of `result` with the input's lines and record numbers; call it in shard order. */
+  stitch(result: ShardResult): ShardEntry[] {
+    const { shard } = result;
+    const base = this.bases.get(shard.input) ?? { line: 0, record: 0, next: 0 };
+    if (shard.start !== base.next) {
+      throw new Error(`shard ${shard.id} of ${shard.path} starts at byte ${shard.start}, expected ${base.next}`);
+    }
+    if (base.line > 0 || base.record > 0) {
+      const seen = new Set<object>();
+      for (const entry of result.entries) {
+        const source = entry.item.source as { line: number; record?: number; errorLine?: number };
+        // A warning and its kept record share one source object: move it once.
+        if (seen.has(source)) continue;
+        seen.add(source);
+        source.line += base.line;
+        if (source.record !== undefined) source.record += base.record;
+      }
+      for (const entry of result.entries) {
+        if (entry.kind === "reject" && typeof entry.reason.errorLine === "number") {
+          (entry.reason as { errorLine: number }).errorLine += base.line;
+        }
+      }
+    }
+    this.bases.set(shard.input, {
+      line: base.line + result.lines,
+      record: base.record + result.records,
+      next: shard.end ?? Number.POSITIVE_INFINITY,
+    });
+    return result.entries;
+  }
+}
