@@ -105,7 +105,6 @@ async function* entryBatches(
     const quarantine = failed && quarantined(input.path, failed);
     let damage: DecompressError | undefined;
     let encoding: Utf16Error | undefined;
-    let noted = false;
     try {
       for await (const chunk of checkText(decompress(raw(), (c) => (stat.compression = c)))) {
         for (let start = 0; start < chunk.length; ) {
@@ -116,7 +115,6 @@ async function* entryBatches(
           stat.records = splitter.records;
           stat.blankLines = splitter.blankLines;
           if (splitter.container) stat.container = splitter.container;
-          if (!noted && splitter.container === "json-array" && LINES_NAME.test(input.path)) noted = noteArray(out);
           if (out.length > 0) {
             next = numberEntries(out, next, index);
             yield quarantine ? quarantine(out) : out;
@@ -177,34 +175,6 @@ async function* entryBatches(
       yield quarantine ? quarantine(out) : out;
     }
   }
-}
-
-/** Names that promise one record per line. */
-const LINES_NAME = /\.(?:jsonl|ndjson)(?:\.(?:gz|zst|zstd))?$/i;
-
-/**
- * A `.jsonl` file holding one pretty-printed JSON array (`jq . data.json > data.jsonl`) is read as the array it is, but not
- * silently: its first record gets a `json_array_in_jsonl` warning. Returns whether a record was there to carry it.
- */
-function noteArray(out: Entry[]): boolean {
-  const at = out.findIndex((entry) => !(entry instanceof Routed) || entry.reason !== undefined);
-  if (at === -1) return false;
-  const first = out[at]!;
-  const item = first instanceof Routed ? first.item : first;
-  // A one-line array is a line like any other; a pretty-printed one (records from line 2 on) is not JSONL.
-  if (item.source.line === 1) return true;
-  out.splice(
-    at,
-    0,
-    new Routed(item, undefined, {
-      code: "json_array_in_jsonl",
-      severity: "warning",
-      path: "",
-      message:
-        "this .jsonl file holds one JSON array, not a record per line; it was read as an array. Rename it .json, or convert it with jq -c '.[]'",
-    }),
-  );
-  return true;
 }
 
 /** Piece size fed to the decoder on a damaged file's second read (see `raw` in `entryBatches`). */

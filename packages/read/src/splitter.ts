@@ -1,6 +1,6 @@
 import { JsonArraySplitter } from "./array.js";
 import { JsonlSplitter } from "./jsonl.js";
-import type { Entry } from "./record.js";
+import { type Entry, Routed } from "./record.js";
 import { JsonValuesSplitter } from "./values.js";
 
 /**
@@ -59,6 +59,14 @@ export class RecordSplitter {
   }
 
   push(chunk: Buffer, out: Entry[]): void {
+    this.pushBytes(chunk, out);
+    if (!this.noted && this.container === "json-array" && LINES_NAME.test(this.file)) this.noted = noteArray(out);
+  }
+
+  /** Whether a `.jsonl` file's array has had its `json_array_in_jsonl` warning. */
+  private noted = false;
+
+  private pushBytes(chunk: Buffer, out: Entry[]): void {
     this.bytesRead += chunk.length;
     if (this.inner) {
       this.inner.push(chunk, out);
@@ -115,6 +123,11 @@ export class RecordSplitter {
 
   /** The input ended: flushes the last record. An input of only whitespace is JSONL with blank lines (no records in a `.json` file). */
   end(out: Entry[]): void {
+    this.endBytes(out);
+    if (!this.noted && this.container === "json-array" && LINES_NAME.test(this.file)) this.noted = noteArray(out);
+  }
+
+  private endBytes(out: Entry[]): void {
     if (!this.bomChecked && this.head) {
       const head = this.head;
       this.head = undefined;
@@ -130,4 +143,32 @@ export class RecordSplitter {
       if (this.column > 1) this.leadingBlankLines++;
     }
   }
+}
+
+/** Names that promise one record per line. */
+const LINES_NAME = /\.(?:jsonl|ndjson)(?:\.(?:gz|zst|zstd))?$/i;
+
+/**
+ * A `.jsonl` file holding one pretty-printed JSON array (`jq . data.json > data.jsonl`) is read as the array it is, but not
+ * silently: its first record gets a `json_array_in_jsonl` warning. Returns whether a record was there to carry it.
+ */
+export function noteArray(out: Entry[]): boolean {
+  const at = out.findIndex((entry) => !(entry instanceof Routed) || entry.reason !== undefined);
+  if (at === -1) return false;
+  const first = out[at]!;
+  const item = first instanceof Routed ? first.item : first;
+  // A one-line array is a line like any other; a pretty-printed one (records from line 2 on) is not JSONL.
+  if (item.source.line === 1) return true;
+  out.splice(
+    at,
+    0,
+    new Routed(item, undefined, {
+      code: "json_array_in_jsonl",
+      severity: "warning",
+      path: "",
+      message:
+        "this .jsonl file holds one JSON array, not a record per line; it was read as an array. Rename it .json, or convert it with jq -c '.[]'",
+    }),
+  );
+  return true;
 }
