@@ -106,6 +106,23 @@ export const runOptions: readonly OptionSpec[] = [
     help: "worker threads for near dedup and tokens (default: cores)",
   },
   {
+    name: "workers",
+    flag: "--workers <n>",
+    section: "top",
+    key: "workers",
+    value: { kind: "int", min: 1, max: 256 },
+    help: "threads that read and parse input shards, output byte-identical for any n (default: cores; 1: in-process)",
+  },
+  {
+    name: "shardBytes",
+    flag: "--shard-bytes <n>",
+    section: "top",
+    key: "shardBytes",
+    value: { kind: "int", min: 1 },
+    default: 64 * 1024 * 1024,
+    help: "bytes per shard of a big plain JSONL input, for --workers",
+  },
+  {
     name: "maxLineBytes",
     flag: "--max-line-bytes <n>",
     section: "top",

@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import type { RunConfig } from "@curate/pipeline/config";
 import { runOptions, type Section } from "@curate/pipeline/options";
@@ -171,7 +172,7 @@ export async function runConfigured(
     { planStages },
     { runDataset },
     { manifestSummaryJson, summaryNotes, summaryRows },
-    { readInputs, resolveInputs },
+    { readInputs, readInputsParallel, resolveInputs },
   ] = await Promise.all([
     import("@curate/pipeline/plan"),
     import("@curate/pipeline"),
@@ -179,6 +180,8 @@ export async function runConfigured(
     import("@curate/read"),
   ]);
   const { stages, splitStage } = await planStages(config);
+  // The shard phase's threads: reading and parsing; the stages' own pools (near dedup, tokens) use --threads.
+  const workers = config.workers ?? availableParallelism();
   const resolved = await resolveInputs(inputs);
   const progress = createProgress(
     resolved.reduce((sum, input) => sum + (input.bytes ?? 0), 0),
@@ -191,8 +194,10 @@ export async function runConfigured(
       splits: splitStage ? splitStage.splits : ["train"],
       compress: config.compress ?? false,
       force: config.force ?? false,
-      source: readInputs(inputs, {
+      source: (workers > 1 ? readInputsParallel : readInputs)(inputs, {
         ...(config.maxLineBytes !== undefined ? { maxLineBytes: config.maxLineBytes } : {}),
+        ...(config.shardBytes !== undefined ? { shardBytes: config.shardBytes } : {}),
+        workers,
         onBytes: progress.bytes,
       }),
       stages,
