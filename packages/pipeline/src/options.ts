@@ -111,7 +111,8 @@ export const runOptions: readonly OptionSpec[] = [
     section: "top",
     key: "workers",
     value: { kind: "int", min: 1, max: 256 },
-    help: "threads that read and parse input shards, output byte-identical for any n (default: cores; 1: in-process)",
+    default: 1,
+    help: "threads that read and parse input shards; output byte-identical for any n (1: in-process)",
   },
   {
     name: "shardBytes",

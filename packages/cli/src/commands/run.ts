@@ -1,4 +1,3 @@
-import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import type { RunConfig } from "@curate/pipeline/config";
 import { runOptions, type Section } from "@curate/pipeline/options";
@@ -181,7 +180,9 @@ export async function runConfigured(
   ]);
   const { stages, splitStage } = await planStages(config);
   // The shard phase's threads: reading and parsing; the stages' own pools (near dedup, tokens) use --threads.
-  const workers = config.workers ?? availableParallelism();
+  // In-process by default: with only reading and parsing in the shard phase, shipping parsed records between
+  // threads cost more than it saved (bench/RESULTS.md, run:all-w1 against run:all-w2).
+  const workers = config.workers ?? 1;
   const resolved = await resolveInputs(inputs);
   const progress = createProgress(
     resolved.reduce((sum, input) => sum + (input.bytes ?? 0), 0),
