@@ -276,16 +276,16 @@ async function engineRow(files, { tokenizer, threads }) {
   return { ms, counts: summarize(run.counts), tokens, texts, records };
 }
 
-/** read → split → the dataset writer (train/validation/test files, rejects, duplicates, manifest) into a temp dir. */
+/** read → split → the engine's runDataset (train/validation/test files, rejects, duplicates, manifest) into a temp dir. */
 async function splitWriteRow(files) {
   const { read, mods } = await loadModules({
     s: ["@curate/split", "split"],
-    w: ["@curate/write", "writeDataset"],
+    w: ["@curate/pipeline", "runDataset"],
   });
   const dir = join(mkdtempSync(join(tmpdir(), "curate-bench-split-")), "out");
   try {
     const started = performance.now();
-    const manifest = await mods.w.writeDataset({
+    const manifest = await mods.w.runDataset({
       dir,
       source: read.readInputs(files),
       stages: [mods.s.split({ seed: 1 })],

@@ -73,12 +73,26 @@ export const ROWS = [
     module: "tokenizers",
     vs: "engine:tokens-llama3-2t",
   },
-  { name: "read+split+write", kind: "inproc", about: "+ split() and writeDataset() to a temp folder" },
+  { name: "read+split+write", kind: "inproc", about: "+ split() and runDataset() to a temp folder" },
   {
     name: "run:all",
     kind: "cli",
     about: "curate run: validate, exact + near dedup, tokens o200k_base, split, write",
     config: RUN_BASE,
+    stages: ["read+validate", "read+exact", "read+near-2t", "read+tokens-o200k-2t", "read+split+write"],
+  },
+  {
+    name: "run:all-w1",
+    kind: "cli",
+    about: "run:all with --workers 1 (the shard phase in-process)",
+    config: { ...RUN_BASE, workers: 1 },
+    stages: ["read+validate", "read+exact", "read+near-2t", "read+tokens-o200k-2t", "read+split+write"],
+  },
+  {
+    name: "run:all-w2",
+    kind: "cli",
+    about: "run:all with --workers 2 --shard-bytes 8 MiB (reading and parsing in 2 threads)",
+    config: { ...RUN_BASE, workers: 2, shardBytes: 8 * 1024 * 1024 },
     stages: ["read+validate", "read+exact", "read+near-2t", "read+tokens-o200k-2t", "read+split+write"],
   },
   {

@@ -100,6 +100,8 @@ export interface RunConfig {
   readonly to?: string;
   readonly seed?: string | number;
   readonly threads?: number;
+  readonly workers?: number;
+  readonly shardBytes?: number;
   readonly maxLineBytes?: number;
   readonly validate?:
     | false

@@ -121,6 +121,8 @@ export interface ShardResult {
   readonly records: number;
   /** Newlines in the shard: the next shard of the input starts this many lines further down. */
   readonly lines: number;
+  /** Blank lines in the shard (they are not records). */
+  readonly blankLines: number;
 }
 
 /**
@@ -154,10 +156,14 @@ export async function readShard(shard: ShardSpec, options: ReadOptions = {}): Pr
   }
   const records = numberEntries(out, 1, shard.input) - 1;
   const line = splitter instanceof RecordSplitter ? splitter.line : splitter.currentLine;
-  return { shard, entries: out.map(toShardEntry), records, lines: line - 1 };
+  return { shard, entries: out.map(toShardEntry), records, lines: line - 1, blankLines: splitter.blankLines };
 }
 
-function toShardEntry(entry: Entry): ShardEntry {
+/**
+ * An entry of the reader as plain data (a `Routed` is a class instance, which `structuredClone` would flatten).
+ * @example const entries = out.map(toShardEntry);
+ */
+export function toShardEntry(entry: Entry): ShardEntry {
   if (!(entry instanceof Routed)) return { kind: "kept", item: entry };
   if (entry.reason) return { kind: "reject", item: entry.item, reason: entry.reason };
   return { kind: "warning", item: entry.item, issue: entry.issue! };

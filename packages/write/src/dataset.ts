@@ -22,6 +22,7 @@ import { checkOutputPlace } from "./guards.js";
 import { duplicateLine, rejectLine } from "./jsonl.js";
 import { LOCK_FILE, lockFolder } from "./lock.js";
 import { type InputSummary, MANIFEST_VERSION, type Manifest, manifestSchema, type OutputFile } from "./manifest.js";
+import { OrderedJsonlWriter } from "./ordered.js";
 import { splitTokenStats, TokenColumn } from "./stats.js";
 
 const SPLIT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
@@ -142,8 +143,8 @@ export class DatasetWriter {
   private readonly started = performance.now();
   private readonly options: DatasetWriterOptions;
   private readonly files = new Map<string, SplitFile>();
-  private readonly rejects: AtomicFileWriter;
-  private readonly duplicates: AtomicFileWriter;
+  private readonly rejects: OrderedJsonlWriter;
+  private readonly duplicates: OrderedJsonlWriter;
   private rejected = 0;
   private duplicated = 0;
   private warned = 0;
@@ -174,8 +175,8 @@ export class DatasetWriter {
     this.forget = onInterrupt(this.temp, () => this.abort());
     try {
       for (const name of options.splits ?? []) this.open(name);
-      this.rejects = new AtomicFileWriter(join(this.temp, "rejects.jsonl"));
-      this.duplicates = new AtomicFileWriter(join(this.temp, "duplicates.jsonl"));
+      this.rejects = new OrderedJsonlWriter(join(this.temp, "rejects.jsonl"));
+      this.duplicates = new OrderedJsonlWriter(join(this.temp, "duplicates.jsonl"));
     } catch (error) {
       rmSync(this.temp, { recursive: true, force: true });
       this.unlock();
@@ -228,14 +229,14 @@ export class DatasetWriter {
   /** Writes one line to `rejects.jsonl`: source, stage, code, message, issues, record. */
   reject(rejected: Rejected): void {
     this.checkOpen();
-    this.rejects.write(rejectLine(rejected));
+    this.rejects.write(rejected.item.source, rejectLine(rejected));
     this.rejected++;
   }
 
   /** Writes one line to `duplicates.jsonl` and counts the cluster it belongs to. */
   duplicate(duplicate: Duplicate): void {
     this.checkOpen();
-    this.duplicates.write(duplicateLine(duplicate));
+    this.duplicates.write(duplicate.item.source, duplicateLine(duplicate));
     this.duplicated++;
     const { of } = duplicate;
     const cluster = of.cluster ?? sourceId(of.source);
@@ -284,10 +285,8 @@ export class DatasetWriter {
         f.writer.close();
         outputs.push(output(f.file, "split", f.records, f.writer, this.options.compress ?? false, f.name));
       }
-      this.rejects.close();
-      outputs.push(output("rejects.jsonl", "rejects", this.rejected, this.rejects, false));
-      this.duplicates.close();
-      outputs.push(output("duplicates.jsonl", "duplicates", this.duplicated, this.duplicates, false));
+      outputs.push(output("rejects.jsonl", "rejects", this.rejected, this.rejects.close(), false));
+      outputs.push(output("duplicates.jsonl", "duplicates", this.duplicated, this.duplicates.close(), false));
 
       const tokenStats = splitTokenStats(
         Object.fromEntries([...this.files.values()].map((f) => [f.name, f.tokens] as const)),

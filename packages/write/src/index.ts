@@ -5,5 +5,6 @@ export * from "./html.js";
 export * from "./jsonl.js";
 export * from "./lock.js";
 export * from "./manifest.js";
+export * from "./ordered.js";
 export * from "./stats.js";
 export * from "./summary.js";

@@ -171,7 +171,7 @@ export async function runConfigured(
     { planStages },
     { runDataset },
     { manifestSummaryJson, summaryNotes, summaryRows },
-    { readInputs, resolveInputs },
+    { readInputs, readInputsParallel, resolveInputs },
   ] = await Promise.all([
     import("@curate/pipeline/plan"),
     import("@curate/pipeline"),
@@ -179,6 +179,10 @@ export async function runConfigured(
     import("@curate/read"),
   ]);
   const { stages, splitStage } = await planStages(config);
+  // The shard phase's threads: reading and parsing; the stages' own pools (near dedup, tokens) use --threads.
+  // In-process by default: with only reading and parsing in the shard phase, shipping parsed records between
+  // threads cost more than it saved (bench/RESULTS.md, run:all-w1 against run:all-w2).
+  const workers = config.workers ?? 1;
   const resolved = await resolveInputs(inputs);
   const progress = createProgress(
     resolved.reduce((sum, input) => sum + (input.bytes ?? 0), 0),
@@ -192,8 +196,10 @@ export async function runConfigured(
       compress: config.compress ?? false,
       force: config.force ?? false,
       inputs,
-      source: readInputs(inputs, {
+      source: (workers > 1 ? readInputsParallel : readInputs)(inputs, {
         ...(config.maxLineBytes !== undefined ? { maxLineBytes: config.maxLineBytes } : {}),
+        ...(config.shardBytes !== undefined ? { shardBytes: config.shardBytes } : {}),
+        workers,
         onBytes: progress.bytes,
       }),
       stages,
