@@ -48,7 +48,6 @@ export interface OptionSpec {
   readonly default?: string | number | boolean | readonly string[];
 }
 
-const fraction = { kind: "fraction" } as const;
 const positive = { kind: "int", min: 1 } as const;
 
 /**
