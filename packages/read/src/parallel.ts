@@ -6,7 +6,7 @@ import { CurateError, type Envelope, type StageContext } from "@curate/core";
 import { workerEntry } from "@curate/core/worker";
 import { DEFAULT_MAX_LINE_BYTES } from "./defaults.js";
 import { STDIN } from "./inputs.js";
-import { type ReadSource, readInputs } from "./read.js";
+import { emptyStats, type ReadSource, readInputs } from "./read.js";
 import type { ShardReply, ShardRequest } from "./shard-worker.js";
 import { planShards, type ShardResult, type ShardSpec, ShardStitcher } from "./shards.js";
 import type { InputStats, ReadOptions } from "./types.js";
@@ -107,15 +107,7 @@ function addStats(stats: InputStats[], result: ShardResult, whole: InputStats | 
     stats[shard.input] = { ...whole, path: shard.path };
     return;
   }
-  const stat = (stats[shard.input] ??= {
-    path: shard.path,
-    bytes: 0,
-    sha256: "",
-    records: 0,
-    blankLines: 0,
-    compression: "none",
-    container: "jsonl",
-  });
+  const stat = (stats[shard.input] ??= emptyStats(shard.path));
   stat.records += result.records;
   stat.blankLines += result.blankLines;
 }

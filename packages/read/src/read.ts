@@ -60,6 +60,14 @@ function pieceEnd(chunk: Buffer, start: number): number {
 }
 
 /**
+ * The stats of an input before anything of it is read (what the parallel reader starts from too).
+ * @example stats.push(emptyStats("data.jsonl"));
+ */
+export function emptyStats(path: string): InputStats {
+  return { path, bytes: 0, sha256: "", records: 0, blankLines: 0, compression: "none", container: "jsonl" };
+}
+
+/**
  * Parses inputs one after another into batches of entries (kept envelopes with their rejects and warnings in
  * place), filling `stats` as it goes. Both public forms, per record and per batch, are built on it.
  */
@@ -74,15 +82,7 @@ async function* entryBatches(
   for (let index = 0; index < opened.length; index++) {
     const input = opened[index]!;
     let next = 1;
-    const stat: InputStats = {
-      path: input.path,
-      bytes: 0,
-      sha256: "",
-      records: 0,
-      blankLines: 0,
-      compression: "none",
-      container: "jsonl",
-    };
+    const stat = emptyStats(input.path);
     stats.push(stat);
     const hash = createHash("sha256");
     let complete = false;
