@@ -1,4 +1,5 @@
 export * from "./errors.js";
+export * from "./order-stats.js";
 export * from "./path.js";
 export * from "./runner.js";
 export * from "./types.js";

@@ -1,3 +1,4 @@
+import { median, nearestRank } from "@curate/core";
 /**
  * Token-length statistics with exact order statistics. Every counted length is kept in a growable `Uint32Array`
  * (4 bytes per record: 4 MB per million records), so min, max, median, p5, p95 and the histogram are computed from
@@ -48,7 +49,7 @@ export interface TokenSummary {
   readonly min: number;
   readonly max: number;
   readonly mean: number;
-  /** Middle value; the mean of the two middle values for an even count. */
+  /** The nearest-rank p50 (`median` in @curate/core): the same number the manifest calls p50. */
   readonly median: number;
   /** Nearest-rank percentiles: the smallest length with at least 5% (95%) of records at or below it. */
   readonly p5: number;
@@ -141,7 +142,6 @@ export class TokenStats {
     const sorted = this.lengths.sorted();
     const n = sorted.length;
     const at = (rank: number) => sorted[Math.min(n - 1, Math.max(0, rank))] ?? 0;
-    const median = n === 0 ? 0 : n % 2 === 1 ? at((n - 1) / 2) : (at(n / 2 - 1) + at(n / 2)) / 2;
     return {
       records: n,
       totalTokens: this.total,
@@ -149,9 +149,9 @@ export class TokenStats {
       min: n === 0 ? 0 : at(0),
       max: n === 0 ? 0 : at(n - 1),
       mean: n === 0 ? 0 : this.total / n,
-      median,
-      p5: n === 0 ? 0 : at(Math.ceil(0.05 * n) - 1),
-      p95: n === 0 ? 0 : at(Math.ceil(0.95 * n) - 1),
+      median: median(sorted),
+      p5: nearestRank(sorted, 5),
+      p95: nearestRank(sorted, 95),
       ...(this.maxTokens === undefined ? {} : { maxTokens: this.maxTokens }),
       ...(this.minTokens === undefined ? {} : { minTokens: this.minTokens }),
       overMax: this.overMax,
