@@ -2,6 +2,7 @@
 export {
   closeSharedPool,
   describeSpec,
+  closestOpenAiModels,
   encodingForModel,
   openTokenizer,
   resolveTokenizer,

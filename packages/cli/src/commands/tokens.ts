@@ -108,10 +108,20 @@ async function runTokens(inputs: string[], options: TokensCommandOptions): Promi
     usage("curate tokens needs --tokenizer NAME|DIR or --model NAME (e.g. --model gpt-4o-mini, --tokenizer llama3)");
   }
   // Loaded here, not at the top: other commands never pay for the tokens package (and it loads tokenizers lazily).
-  const { closeSharedPool, countTokens, encodingForModel, estimateCost, renderStats, resolveTokenizer, statsJson } =
-    await import("@curate/tokens");
+  const {
+    closeSharedPool,
+    closestOpenAiModels,
+    countTokens,
+    encodingForModel,
+    estimateCost,
+    renderStats,
+    resolveTokenizer,
+    statsJson,
+  } = await import("@curate/tokens");
   if (options.model !== undefined && encodingForModel(options.model) === undefined) {
-    usage(`--model ${options.model} is not an OpenAI model; use --tokenizer for other tokenizers`);
+    usage(
+      `--model ${options.model} is not an OpenAI model curate knows (closest: ${closestOpenAiModels(options.model).join(", ")}); use --tokenizer for other tokenizers, --price to price an unlisted model`,
+    );
   }
   const engine = options.engine === undefined ? {} : { engine: options.engine };
   const spec = resolveTokenizer(options.tokenizer ?? options.model!, engine);
