@@ -91,7 +91,11 @@ export function encodingForModel(model: string): OpenAiEncoding | undefined {
   // The longest known name the model starts with, followed by nothing but a snapshot suffix.
   let base: string | undefined;
   for (const known of openAiModelNames) {
-    if (name.startsWith(known) && SNAPSHOT.test(name.slice(known.length)) && (base === undefined || known.length > base.length))
+    if (
+      name.startsWith(known) &&
+      SNAPSHOT.test(name.slice(known.length)) &&
+      (base === undefined || known.length > base.length)
+    )
       base = known;
   }
   if (base === undefined) return undefined;

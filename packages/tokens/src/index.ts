@@ -1,8 +1,8 @@
 // The tokenizer side, for callers that depend on this package only (the CLI).
 export {
   closeSharedPool,
-  describeSpec,
   closestOpenAiModels,
+  describeSpec,
   encodingForModel,
   openTokenizer,
   resolveTokenizer,

@@ -1,4 +1,5 @@
 import { median, nearestRank } from "@curate/core";
+
 /**
  * Token-length statistics with exact order statistics. Every counted length is kept in a growable `Uint32Array`
  * (4 bytes per record: 4 MB per million records), so min, max, median, p5, p95 and the histogram are computed from

@@ -10,10 +10,12 @@ import {
   openSink,
   parseFraction,
   parsePositive,
+  printJson,
   runCommand,
   summaryJson,
   table,
 } from "../common.js";
+import { checkJsonStdout } from "../json-output.js";
 
 const examples = `
 Examples:
@@ -153,6 +155,7 @@ export function registerDedup(program: Command): void {
     .addOption(new Option("--threads <n>", "sketching threads for --near (default: cores)").argParser(parsePositive));
   addIoOptions(command, { duplicates: true });
   command.addHelpText("after", examples).action(async (inputs: string[], options: DedupCommandOptions) => {
+    checkJsonStdout("dedup", options.json, options.out ?? "-");
     const built = await buildStages(options);
     const { duplicateLine } = await import("@curate/write");
     // Flagged duplicates stay in the output; they are listed in --duplicates too, marked as flagged.
@@ -196,7 +199,7 @@ export function registerDedup(program: Command): void {
 
     if (result.totals.rejected > 0) process.exitCode = 1;
     if (options.json) {
-      note(JSON.stringify(jsonSummary(result, built), null, 2));
+      printJson(jsonSummary(result, built));
       return;
     }
     if (options.quiet) return;

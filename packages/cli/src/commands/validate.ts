@@ -14,6 +14,7 @@ import {
   runCommand,
   table,
 } from "../common.js";
+import { checkJsonStdout } from "../json-output.js";
 
 // The formats and rules come from @curate/formats and @curate/validate (zod schemas): loaded when `validate` is the
 // command being run (see `beforeParse`), never by `curate --help` or the other commands.
@@ -33,8 +34,8 @@ Output:
     data/train.jsonl:17 error unrecognized_role messages[1].role expected one of system|developer|user|assistant|tool, found "wizard"
   then a summary (records, valid, problems by code). Valid records are written only with --out
   (--out - writes them to stdout). With --json, diagnostics and the summary are JSON lines
-  ({"type":"diagnostic",...} per problem, then one {"type":"summary",...}) on stdout, or on stderr
-  when --out - puts the records on stdout: stdout never mixes records and diagnostics.`;
+  ({"type":"diagnostic",...} per problem, then one {"type":"summary",...}) on stdout, as every command's
+  --json is; --json with --out - is refused (exit 2): stdout never mixes records and diagnostics.`;
 
 const exitCodes =
   "Exit codes: 0 every record is valid (warnings allowed), 1 some records are invalid, 2 usage or internal error.";
@@ -191,10 +192,10 @@ export function registerValidate(program: Command): void {
       ...(schema ? { schema } : {}),
     });
 
-    // stdout never mixes records and diagnostics: with --out - it carries the records and diagnostics go to stderr.
-    const recordsOnStdout = options.out === "-";
+    // stdout never mixes records and diagnostics: JSON diagnostics own stdout, so --json with --out - is refused.
+    checkJsonStdout("validate", options.json, options.out);
     const jsonOut = options.json === true;
-    const diagnostics = stdoutSink(jsonOut && !recordsOnStdout ? process.stdout : process.stderr);
+    const diagnostics = stdoutSink(jsonOut ? process.stdout : process.stderr);
     const printer = new DiagnosticPrinter(
       formatDiagnostic,
       diagnostics,
@@ -238,7 +239,7 @@ export function registerValidate(program: Command): void {
         inputs: result.inputs,
         wallMs: Math.round(result.wallMs),
       };
-      const sink = stdoutSink(recordsOnStdout ? process.stderr : process.stdout);
+      const sink = stdoutSink(process.stdout);
       sink.write(`${JSON.stringify(summary)}\n`);
       sink.close();
       return;
