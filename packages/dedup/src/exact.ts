@@ -18,6 +18,7 @@ import {
   parseNormalization,
 } from "./key.js";
 import { clusterId } from "./pages.js";
+import { ShapeTally } from "./shape.js";
 
 export interface ExactDedupOptions {
   /** What makes two records the same: `"text"` (training text, default), `"json"`, or field paths. */
@@ -64,6 +65,7 @@ export function exactDedup(options: ExactDedupOptions = {}): ExactDedupStage {
   let stats = newStats();
   /** Members per cluster, by kept source; only records that have duplicates cost an entry. */
   let clusters = new Map<string, number>();
+  let shapes = new ShapeTally();
 
   const stage = batchStage("exactDedup", {
     async batch(items, ctx) {
@@ -71,10 +73,12 @@ export function exactDedup(options: ExactDedupOptions = {}): ExactDedupStage {
         index = options.index ?? new MemoryDedupIndex();
         stats = newStats();
         clusters = new Map();
+        shapes = new ShapeTally();
       }
       const out: Envelope[] = [];
       for (const item of items) {
         stats.records++;
+        if (key === "text") shapes.note(item.data, item.source);
         hashOf(item.data, hash);
         const found = index.firstSeen(hash, item.source);
         const kept = isThenable(found) ? await found : found;
@@ -104,6 +108,8 @@ export function exactDedup(options: ExactDedupOptions = {}): ExactDedupStage {
       stats.clusters = clusters.size;
       if (stats.largestCluster === 0 && stats.records > 0) stats.largestCluster = 1;
       if (used instanceof MemoryDedupIndex) stats.indexBytes = used.bytes;
+      const unrecognized = shapes.result();
+      if (unrecognized !== undefined) stats.unrecognized = unrecognized;
       if (used !== options.index) await used.close?.();
       clusters = new Map();
     },

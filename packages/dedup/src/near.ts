@@ -22,6 +22,7 @@ import { type KeySpec, keyReader, parseKey } from "./key.js";
 import { LshIndex, type LshWeights, optimalBands } from "./lsh.js";
 import { clusterId, SourceTable, Uint32Pages } from "./pages.js";
 import { SketchPool } from "./pool.js";
+import { ShapeTally } from "./shape.js";
 import { FileSketchStore, MemorySketchStore, type SketchStore } from "./store.js";
 
 export interface NearDedupOptions {
@@ -208,6 +209,7 @@ export function nearDedup(options: NearDedupOptions = {}): NearDedupStage {
 
   const emptyStats = (): NearDedupStats => ({ ...newStats(), candidatePairs: 0, diskBytes: 0, bands, rows });
   let stats = emptyStats();
+  let shapes = new ShapeTally();
   let run: Run | undefined;
 
   interface Run {
@@ -222,6 +224,7 @@ export function nearDedup(options: NearDedupOptions = {}): NearDedupStage {
 
   function start(): Run {
     stats = emptyStats();
+    shapes = new ShapeTally();
     const pool = threads > 1 ? new SketchPool(threads, params) : undefined;
     const sketcher = pool ? undefined : createSketcher(params);
     const store = storeKind === "disk" ? new FileSketchStore(options.tempDir) : new MemorySketchStore();
@@ -316,6 +319,7 @@ export function nearDedup(options: NearDedupOptions = {}): NearDedupStage {
       run ??= start();
       for (let at = 0; at < items.length; at += batchSize) {
         const chunk = items.slice(at, at + batchSize);
+        if (key === "text") for (const item of chunk) shapes.note(item.data, item.source);
         const sketches = run.sketch(chunk.map((item) => textOf(item.data)));
         // Awaited later, in order; until then a failure must not count as an unhandled rejection.
         if (sketches instanceof Promise) sketches.catch(() => {});
@@ -332,6 +336,8 @@ export function nearDedup(options: NearDedupOptions = {}): NearDedupStage {
       run = undefined;
       stats.indexBytes = r.sources.bytes + r.clusters.bytes + r.lsh.bytes + r.store.bytes;
       stats.diskBytes = r.store.diskBytes;
+      const unrecognized = shapes.result();
+      if (unrecognized !== undefined) stats.unrecognized = unrecognized;
       if (stats.largestCluster === 0 && stats.records > 0) stats.largestCluster = 1;
       r.store.close();
       await r.pool?.close();

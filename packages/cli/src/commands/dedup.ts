@@ -1,5 +1,5 @@
 import type { Duplicate, Stage, Warning } from "@curate/core";
-import type { DecontaminationStats, DedupStats, NearDedupStats } from "@curate/dedup";
+import type { DecontaminationStats, DedupStats, NearDedupStats, UnrecognizedShapes } from "@curate/dedup";
 import { type Command, Option } from "commander";
 import {
   addIoOptions,
@@ -117,6 +117,19 @@ function summaryRows(result: CommandRunResult, built: DedupStages): (string | nu
   return rows;
 }
 
+/** The warning for records no known format fits: how they were keyed, and how to choose the key. */
+function unrecognizedNote(u: UnrecognizedShapes): string {
+  const fields = u.keys.filter((k) => k !== "id");
+  return (
+    `warning: ${u.records} record(s) fit no known format (keys ${u.keys.join(", ")}; first at ${u.first.file}:${u.first.line}). ` +
+    "Exact dedup keyed each by the whole record (canonical JSON), near dedup by all its text fields. " +
+    `To say which fields make two records the same, use --key, e.g. ${fields
+      .slice(0, 3)
+      .map((k) => `--key ${k}`)
+      .join(" ")}`
+  );
+}
+
 function jsonSummary(result: CommandRunResult, built: DedupStages): Record<string, unknown> {
   return {
     ...summaryJson(result),
@@ -204,6 +217,8 @@ export function registerDedup(program: Command): void {
     }
     if (options.quiet) return;
     note(table(summaryRows(result, built)));
+    const unknown = built.exact?.stats.unrecognized ?? built.near?.stats.unrecognized;
+    if (unknown !== undefined) note(unrecognizedNote(unknown));
     const d = built.decontaminate?.stats;
     if (d) {
       const lines = [
