@@ -152,7 +152,7 @@ diagnostics["custom/tickets.jsonl"] = [
 ];
 
 /** Folders other helpers own (dedup and split test data): run too, but only exit code and conservation are checked. */
-const foreign = ["dedup/", "eval/", "split/"];
+const foreign = ["dedup/", "eval/", "split/", "unfamiliar/"];
 
 const fixturesDir = join(repoRoot, "fixtures");
 const DATA = /\.(jsonl|ndjson|json)(\.(gz|zst))?$/;

@@ -138,15 +138,86 @@ function promptCompletionToChat(record: Rec, m: Mapping): Rec {
 const sharegptToChatRole: Record<string, string> = { human: "user", gpt: "assistant", system: "system" };
 const chatToSharegptRole: Record<string, string> = { user: "human", assistant: "gpt", system: "system" };
 
+/**
+ * A LLaMA-Factory `function_call` value (`{"name", "arguments"}`, or a list of them for parallel calls) as chat tool
+ * calls with ids `call_<n>`, numbered through the record; undefined when it is not such JSON.
+ */
+function sharegptToolCalls(value: unknown, next: () => string): Rec[] | undefined {
+  if (typeof value !== "string") return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    return undefined;
+  }
+  const list = Array.isArray(parsed) ? parsed : [parsed];
+  const calls: Rec[] = [];
+  for (const call of list) {
+    if (!isRec(call) || typeof call.name !== "string") return undefined;
+    const args = call.arguments ?? {};
+    calls.push({
+      id: next(),
+      type: "function",
+      function: { name: call.name, arguments: typeof args === "string" ? args : JSON.stringify(args) },
+    });
+  }
+  return calls.length > 0 ? calls : undefined;
+}
+
+/** LLaMA-Factory's `tools` (a JSON string of `{ name, description, parameters }`) as chat `tools`. */
+function sharegptTools(value: unknown): Rec[] | undefined {
+  let parsed: unknown = value;
+  if (typeof value === "string") {
+    try {
+      parsed = JSON.parse(value);
+    } catch {
+      return undefined;
+    }
+  }
+  if (!Array.isArray(parsed)) return undefined;
+  const tools: Rec[] = [];
+  for (const tool of parsed) {
+    if (isRec(tool) && tool.type === "function" && isRec(tool.function)) tools.push(tool);
+    else if (isRec(tool) && typeof tool.name === "string") tools.push({ type: "function", function: tool });
+    else return undefined;
+  }
+  return tools;
+}
+
 function sharegptToChat(record: Rec, m: Mapping): Rec {
   const messages: Rec[] = [];
   if (typeof record.system === "string" && record.system !== "")
     messages.push({ role: "system", content: record.system });
   const turns = Array.isArray(record.conversations) ? record.conversations : [];
+  // Tool calls get ids call_0, call_1, ... in order: ShareGPT has none, and chat pairs each result with its call.
+  let calls = 0;
+  const pending: string[] = [];
   for (const [i, turn] of turns.entries()) {
     if (!isRec(turn)) continue;
+    if (turn.from === "function_call") {
+      const toolCalls = sharegptToolCalls(turn.value, () => `call_${calls++}`);
+      if (toolCalls === undefined) {
+        m.lost(["conversations", i, "value"], 'a function_call that is not JSON {"name", "arguments"}');
+        continue;
+      }
+      for (const call of toolCalls) pending.push(String(call.id));
+      const message: Rec = { role: "assistant", content: null, tool_calls: toolCalls };
+      m.leftovers(turn, ["from", "value"], ["conversations", i], message);
+      messages.push(message);
+      continue;
+    }
+    if (turn.from === "observation" || turn.from === "tool") {
+      const id = pending.shift();
+      if (id === undefined) {
+        m.lost(["conversations", i, "from"], `an "${String(turn.from)}" turn that answers no function_call`);
+        continue;
+      }
+      const message: Rec = { role: "tool", tool_call_id: id, content: turn.value };
+      m.leftovers(turn, ["from", "value"], ["conversations", i], message);
+      messages.push(message);
+      continue;
+    }
     const role = sharegptToChatRole[String(turn.from)];
-    // Tool turns would need invented tool_call ids to become chat, which a conversion back could not remove.
     if (role === undefined) {
       m.lost(["conversations", i, "from"], `a "${String(turn.from)}" turn`);
       continue;
@@ -156,7 +227,12 @@ function sharegptToChat(record: Rec, m: Mapping): Rec {
     messages.push(message);
   }
   const out: Rec = { messages };
-  m.leftovers(record, ["conversations", "system"], [], out);
+  if (record.tools !== undefined) {
+    const tools = sharegptTools(record.tools);
+    if (tools === undefined) m.lost(["tools"], "tools that are not a JSON list of { name, description, parameters }");
+    else if (tools.length > 0) out.tools = tools;
+  }
+  m.leftovers(record, ["conversations", "system", "tools"], [], out);
   return out;
 }
 
