@@ -61,6 +61,34 @@ describe("countTokens", () => {
     expect(tokens[5]?.total).toBe(n("Plain pretraining text. ".repeat(30)));
   });
 
+  it("counts an alpaca record's history: the conversation `convert --to chat` writes", async () => {
+    const alpaca = {
+      instruction: "And in Spanish?",
+      output: "Buenos días",
+      history: [["Translate 'good morning' to German.", "Guten Morgen"]],
+    };
+    const chatOf = {
+      messages: [
+        { role: "user", content: "Translate 'good morning' to German." },
+        { role: "assistant", content: "Guten Morgen" },
+        { role: "user", content: "And in Spanish?" },
+        { role: "assistant", content: "Buenos días" },
+      ],
+    };
+    const { kept } = await runStage(countTokens(opts), [alpaca, chatOf]);
+    const [a, c] = kept.map((r) => (r.meta?.tokens as { total: number }).total);
+    expect(a).toBe(c);
+    expect(a).toBe(
+      3 * 4 +
+        4 +
+        n("Translate 'good morning' to German.") +
+        n("Guten Morgen") +
+        n("And in Spanish?") +
+        n("Buenos días") +
+        3,
+    );
+  });
+
   it("rejects over --max-tokens and under --min-tokens with the count", async () => {
     const { kept, rejected } = await runStage(countTokens({ ...opts, maxTokens: 60, minTokens: 12 }), records);
     const reasons = rejected.map((r) => ({ line: r.item.source.line, ...r.reason }));
