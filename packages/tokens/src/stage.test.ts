@@ -143,11 +143,16 @@ describe("countTokens", () => {
         ],
       },
     ];
-    const { kept, rejected, warnings } = await runStage(
-      countTokens({ ...opts, maxTokens: 50, onOverflow: "truncate" }),
-      input,
-    );
+    const stage = countTokens({ ...opts, maxTokens: 50, onOverflow: "truncate" });
+    const { kept, rejected, warnings } = await runStage(stage, input);
     expect(kept.map((r) => r.source.line)).toEqual([1, 2, 3]);
+    // The statistics describe what was written: the three kept records at ≤ 50 tokens (the two refused ones at
+    // their full length, as rejects), and how many were cut.
+    const summary = stage.stats.summary();
+    expect(summary).toMatchObject({ records: 5, truncated: 3, overMax: 5 });
+    const written = kept.map((r) => r.meta!.tokens!.total).sort((a, b) => a - b);
+    expect(summary.min).toBe(written[0]);
+    expect(summary.median).toBeLessThanOrEqual(50);
     for (const record of kept) expect(record.meta?.tokens?.total).toBeLessThanOrEqual(50);
     expect(kept[0]!.meta?.tokens?.total).toBe(50);
     const completion = (kept[0]!.data as { completion: string }).completion;

@@ -59,6 +59,8 @@ export interface TokenSummary {
   readonly minTokens?: number;
   readonly overMax: number;
   readonly underMin: number;
+  /** Records cut to `maxTokens` (`--on-overflow truncate`); the other statistics count them at their new length. */
+  readonly truncated: number;
   /** Records whose count is an estimate (OpenAI message accounting, templates without located turns). */
   readonly estimated: number;
   /** Sum of tokens per field (`instruction`, `output`, `prompt`, ...), for shapes that have fields. */
@@ -82,6 +84,7 @@ export class TokenStats {
   private trainable = 0;
   private overMax = 0;
   private underMin = 0;
+  private truncated = 0;
   private estimated = 0;
   private fields: Record<string, number> = {};
   private shapes: Record<string, number> = {};
@@ -95,12 +98,15 @@ export class TokenStats {
   add(
     total: number,
     trainable = 0,
-    extra: { fields?: Readonly<Record<string, number>>; shape?: string; exact?: boolean } = {},
+    extra: { fields?: Readonly<Record<string, number>>; shape?: string; exact?: boolean; original?: number } = {},
   ) {
+    // `original`: the count before truncation; `total` is what was written.
+    const original = extra.original ?? total;
     this.lengths.push(total);
     this.total += total;
     this.trainable += trainable;
-    if (this.maxTokens !== undefined && total > this.maxTokens) this.overMax++;
+    if (original !== total) this.truncated++;
+    if (this.maxTokens !== undefined && original > this.maxTokens) this.overMax++;
     if (this.minTokens !== undefined && total < this.minTokens) this.underMin++;
     if (extra.exact === false) this.estimated++;
     if (extra.shape !== undefined) this.shapes[extra.shape] = (this.shapes[extra.shape] ?? 0) + 1;
@@ -125,6 +131,7 @@ export class TokenStats {
     this.trainable += other.trainable;
     this.overMax += other.overMax;
     this.underMin += other.underMin;
+    this.truncated += other.truncated;
     this.estimated += other.estimated;
     for (const [k, v] of Object.entries(other.fields)) this.fields[k] = (this.fields[k] ?? 0) + v;
     for (const [k, v] of Object.entries(other.shapes)) this.shapes[k] = (this.shapes[k] ?? 0) + v;
@@ -157,6 +164,7 @@ export class TokenStats {
       ...(this.minTokens === undefined ? {} : { minTokens: this.minTokens }),
       overMax: this.overMax,
       underMin: this.underMin,
+      truncated: this.truncated,
       estimated: this.estimated,
       fields: { ...this.fields },
       shapes: { ...this.shapes },
