@@ -1,21 +1,8 @@
-import type { Source } from "@curate/core";
+import { ngramWords, type Source } from "@curate/core";
 import { fmix32 } from "../src/sketch-kernel.mjs";
 
-const WORD = /[\p{L}\p{N}]+/gu;
-/** Role tags that `trainingText` puts between chat turns: not words of the conversation. */
-const ROLE_TAG = /<\|[^|>\s]*\|>/g;
-const NON_ASCII = /[^\x00-\x7f]/;
-
-/**
- * The words n-gram matching compares: role tags removed, NFKC, lowercased, runs of letters and digits (so
- * punctuation and spacing never hide an overlap).
- * @example ngramWords("<|user|>\nWhat's 2+2?"); // ["what", "s", "2", "2"]
- */
-export function ngramWords(text: string): string[] {
-  const plain = text.replace(ROLE_TAG, " ");
-  // ASCII is NFKC-stable; the test is ~3× cheaper than normalize().
-  return (NON_ASCII.test(plain) ? plain.normalize("NFKC") : plain).toLowerCase().match(WORD) ?? [];
-}
+// The words n-gram matching compares are defined once, in @curate/core, for this and split's leakage check.
+export { ngramWords };
 
 /** Two independent 32-bit FNV-1a variants of a word, the inputs of the rolling n-gram hashes. */
 function wordHash(word: string, basis: number): number {
