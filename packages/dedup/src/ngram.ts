@@ -59,6 +59,11 @@ export interface NgramMatch {
   readonly ngram: string;
   /** Index of the n-gram's first word in the queried text's `ngramWords`. */
   readonly start: number;
+  /**
+   * True when the document is shorter than n words (it has no n-grams) and the text equals it word for word
+   * (`ngram` is then the whole normalised text).
+   */
+  readonly exact?: boolean;
 }
 
 const MAX_LOAD = 0.75;
@@ -82,8 +87,10 @@ export class NgramIndex {
   private starts = new Uint32Array(1024);
   private count = 0;
   private readonly documents: { source: Source; words: string[] }[] = [];
-  /** Documents added with fewer than n words. */
+  /** Documents added with fewer than n words: they have no n-grams and are matched as whole texts instead. */
   skipped = 0;
+  /** Short documents (fewer than n words) by their words joined with spaces: the exact-match fallback. */
+  private readonly short = new Map<string, Source>();
 
   constructor(readonly n = 13) {
     if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`NgramIndex: n must be a whole number ≥ 1, found ${n}`);
@@ -104,6 +111,8 @@ export class NgramIndex {
     const words = ngramWords(text);
     if (words.length < this.n) {
       this.skipped++;
+      const whole = words.join(" ");
+      if (words.length > 0 && !this.short.has(whole)) this.short.set(whole, source);
       return;
     }
     const doc = this.documents.length;
@@ -140,10 +149,20 @@ export class NgramIndex {
   }
 
   /**
-   * The first n-gram of `text` that an indexed document shares, or undefined.
+   * The first n-gram of `text` that an indexed document shares, or the short document `text` equals (`exact`), or
+   * undefined.
    * @example index.find("no overlap here"); // undefined
    */
   find(text: string): NgramMatch | undefined {
+    if (this.short.size > 0) {
+      // An eval record shorter than n words has no n-gram to share: a text equal to it, word for word, matches.
+      const words = ngramWords(text);
+      if (words.length < this.n && words.length > 0) {
+        const whole = words.join(" ");
+        const source = this.short.get(whole);
+        if (source !== undefined) return { source, ngram: whole, start: 0, exact: true };
+      }
+    }
     let found: NgramMatch | undefined;
     this.forEachMatch(text, (match) => {
       found = match;

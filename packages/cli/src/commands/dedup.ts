@@ -228,7 +228,7 @@ export function registerDedup(program: Command): void {
       note(
         `decontamination: ${d.contaminated} record(s) share a ${options.ngram}-word sequence with ${d.evalRecords} eval record(s)` +
           (d.evalTooShort > 0
-            ? ` (${d.evalTooShort} eval record(s) shorter than ${options.ngram} words not checked)`
+            ? ` (${d.evalTooShort} eval record(s) shorter than ${options.ngram} words checked by exact match of the normalised text: ${d.exactMatches} training record(s) matched one)`
             : "") +
           (d.evalUnreadable > 0 ? `; ${d.evalUnreadable} eval line(s) could not be read` : ""),
       );
