@@ -17,6 +17,10 @@ export const runConfigSchema = z.strictObject({
   force: z.boolean().optional().describe("replace a non-empty output folder"),
   compress: z.boolean().optional().describe("write .jsonl.gz splits"),
   to: z.string().optional().describe("convert records to this format on the way out"),
+  extra: z
+    .enum(["error", "keep", "drop"])
+    .optional()
+    .describe("with `to`: keys the target format has no place for are an error (default), kept or dropped"),
   seed: z.union([z.string(), z.number()]).optional(),
   threads: z.number().int().min(1).max(256).optional(),
   maxLineBytes: z.number().int().min(1).optional(),

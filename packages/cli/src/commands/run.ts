@@ -37,6 +37,7 @@ interface RunCommandOptions {
   force?: boolean;
   compress?: boolean;
   to?: string;
+  extra?: "error" | "keep" | "drop";
   seed?: string;
   threads?: number;
   maxLineBytes?: number;
@@ -90,6 +91,10 @@ export function registerRun(program: Command): void {
     .option("--force", "write into a non-empty folder, replacing curate's files there")
     .option("--compress", "write .jsonl.gz split files")
     .option("--to <format>", "convert records to this format on the way out (chat, alpaca, sharegpt, ...)")
+    .option(
+      "--extra <mode>",
+      "with --to: keys the target has no place for (FastChat's id) are an error, or keep or drop",
+    )
     .option("--seed <seed>", "seed for the split (default 0)")
     .option("--threads <n>", "worker threads for near dedup and tokens (default: cores)", parsePositive)
     .option("--max-line-bytes <n>", "longest accepted input line in bytes (default 16 MiB)", parsePositive)
@@ -157,7 +162,7 @@ function mergeFlags(base: RunConfig, inputs: string[], o: RunCommandOptions, com
   };
   const config: Record<string, unknown> = structuredClone(base);
   if (inputs.length > 0) config.inputs = inputs;
-  for (const name of ["out", "force", "compress", "to", "seed", "threads", "maxLineBytes"] as const) {
+  for (const name of ["out", "force", "compress", "to", "extra", "seed", "threads", "maxLineBytes"] as const) {
     if (given(name)) config[name] = o[name];
   }
 
@@ -307,7 +312,7 @@ async function buildStages(config: RunConfig) {
   if (config.to !== undefined) {
     const { convertTo, isFormatName, formatNames } = await import("@curate/formats");
     if (!isFormatName(config.to)) usage(`--to must be one of ${formatNames.join(", ")}, found "${config.to}"`);
-    stages.push(convertTo({ to: config.to }));
+    stages.push(convertTo({ to: config.to, ...(config.extra !== undefined ? { extra: config.extra } : {}) }));
   }
   let splitStage: import("@curate/split").SplitStage | undefined;
   if (config.split !== false) {
@@ -350,6 +355,7 @@ export async function runConfigured(
     force: config.force ?? false,
   });
   let manifest: Manifest;
+  const mix = new (await import("../format-mix.js")).FormatMix();
   try {
     const resolved = await resolveInputs(inputs);
     const progress = createProgress(
@@ -363,7 +369,10 @@ export async function runConfigured(
     const run = runPipeline(source, stages, writer.sinks);
     try {
       for await (const batch of run.batches) {
-        for (const record of batch) writer.write(record);
+        for (const record of batch) {
+          mix.add(record);
+          writer.write(record);
+        }
         progress.records(batch.length);
       }
     } finally {
@@ -382,8 +391,11 @@ export async function runConfigured(
     writer.abort();
     throw error;
   }
-  if (output.json) printJson({ out: writer.dir, ...manifestSummaryJson(manifest) });
+  const mixed = mix.warning();
+  if (output.json)
+    printJson({ out: writer.dir, ...manifestSummaryJson(manifest), ...(mixed ? { warnings: [mixed] } : {}) });
   else if (!output.quiet) {
+    if (mixed) note(mixed);
     note(table(summaryRows(manifest)));
     for (const line of summaryNotes(manifest)) note(line);
     note(`wrote ${manifest.outputs.map((o) => o.path).join(", ")} and manifest.json to ${config.out}`);
