@@ -259,10 +259,23 @@ function checkChat(record: Rec, out: Issues): void {
   checkHasUser(record.messages, "role", "user", ["messages"], out);
 }
 
+const CHAT_ROLES = new Set(["system", "developer", "user", "assistant", "tool"]);
+const SHAREGPT_ROLES = new Set(["human", "gpt", "system", "tool", "function_call", "observation"]);
+
 /** `missing_user_message`: a conversation with turns but none from the user; the answer replies to nothing. */
 function checkHasUser(turns: unknown, key: "role" | "from", user: string, path: Path, out: Issues): void {
   if (!Array.isArray(turns) || turns.length === 0) return;
-  for (const turn of turns) if (isRec(turn) && turn[key] === user) return;
+  // Only for conversations whose roles are all known and that have an answer: a bad role or a missing assistant is
+  // already an error that says more.
+  const known = key === "role" ? CHAT_ROLES : SHAREGPT_ROLES;
+  const assistant = key === "role" ? "assistant" : "gpt";
+  let answered = false;
+  for (const turn of turns) {
+    if (!isRec(turn) || !known.has(turn[key] as string)) return;
+    if (turn[key] === user) return;
+    if (turn[key] === assistant) answered = true;
+  }
+  if (!answered) return;
   out.add(
     "missing_user_message",
     path,
