@@ -89,6 +89,10 @@ describe("cost estimate", () => {
     expect(priced.cost).toBeCloseTo(0.04, 6);
     expect(estimateCost([5], { model: "unknown-model" }).cost).toBeUndefined();
     expect(priceFor("ft:gpt-4.1-mini-2025-04-14:org::x")?.price).toBe(5);
+    // A typo of a model name is not priced as the model it starts with (gpt-4o-mni is not gpt-4o).
+    expect(priceFor("gpt-4o-mni")).toBeUndefined();
+    expect(estimateCost([1000], { model: "gpt-4o-mni" }).cost).toBeUndefined();
+    expect(priceFor("gpt-4o-mini-2024-07-18")?.price).toBe(3);
     expect(() => estimateCost([1], { price: -1 })).toThrow(/price/);
   });
 });
