@@ -76,7 +76,7 @@ describe("countTokens", () => {
       ],
     };
     const { kept } = await runStage(countTokens(opts), [alpaca, chatOf]);
-    const [a, c] = kept.map((r) => (r.meta?.tokens as { total: number }).total);
+    const [a, c] = kept.map((r) => (r.meta!.tokens as { total: number }).total);
     expect(a).toBe(c);
     expect(a).toBe(
       3 * 4 +

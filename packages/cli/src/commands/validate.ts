@@ -98,7 +98,10 @@ class DiagnosticPrinter {
 
   add(d: Diagnostic): void {
     let issues = this.issuesByFile.get(d.file);
-    if (!issues) this.issuesByFile.set(d.file, (issues = new Map()));
+    if (!issues) {
+      issues = new Map();
+      this.issuesByFile.set(d.file, issues);
+    }
     const key = `${d.code} ${d.path ?? ""}`;
     issues.set(key, (issues.get(key) ?? 0) + 1);
     const isError = d.severity === "error";
