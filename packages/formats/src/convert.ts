@@ -309,17 +309,70 @@ function chatToPromptCompletion(record: Rec, m: Mapping): Rec {
   return out;
 }
 
+/** A chat tool call's arguments as ShareGPT writes them: the parsed JSON object when it parses, else the string. */
+function parsedArguments(args: unknown): unknown {
+  if (typeof args !== "string") return args;
+  try {
+    return JSON.parse(args);
+  } catch {
+    return args;
+  }
+}
+
 function chatToSharegpt(record: Rec, m: Mapping): Rec {
-  for (const key of ["tools", "parallel_tool_calls"]) if (Object.hasOwn(record, key)) m.lost([key], `"${key}"`);
+  if (Object.hasOwn(record, "parallel_tool_calls")) m.lost(["parallel_tool_calls"], '"parallel_tool_calls"');
   const messages = Array.isArray(record.messages) ? record.messages : [];
   const conversations: Rec[] = [];
+  // ShareGPT pairs calls and results by order and has no ids: an id that `sharegpt → chat` would not give back
+  // (call_0, call_1, ... in order) is lost, unless ids may go (`--extra drop`).
+  let calls = 0;
+  const pending: string[] = [];
   for (const [i, message] of messages.entries()) {
     if (!isRec(message)) continue;
+    if (message.role === "assistant" && Array.isArray(message.tool_calls) && message.tool_calls.length > 0) {
+      if (contentText(message.content).trim() !== "") m.lost(["messages", i, "content"], "text beside tool calls");
+      if (Object.hasOwn(message, "name")) m.lost(["messages", i, "name"], '"name"');
+      if (Object.hasOwn(message, "weight") && message.weight !== 1)
+        m.lost(["messages", i, "weight"], "weight 0 (a message excluded from training)");
+      m.leftovers(message, ["role", "content", "tool_calls", "name", "weight"], ["messages", i], undefined);
+      const list = message.tool_calls.map((call: unknown, k: number) => {
+        const c = isRec(call) ? call : {};
+        const fn = isRec(c.function) ? c.function : {};
+        const id = String(c.id);
+        if (id !== `call_${calls}` && m.extra !== "drop")
+          m.lost(
+            ["messages", i, "tool_calls", k, "id"],
+            `the tool call id "${id}" (ShareGPT pairs calls and results by order; drop ids with --extra drop)`,
+          );
+        calls++;
+        pending.push(id);
+        return { name: fn.name, arguments: parsedArguments(fn.arguments) };
+      });
+      conversations.push({ from: "function_call", value: JSON.stringify(list.length === 1 ? list[0] : list) });
+      continue;
+    }
+    if (message.role === "tool") {
+      const expected = pending.shift();
+      if (message.tool_call_id !== expected)
+        m.lost(["messages", i, "tool_call_id"], "a tool result out of its call's order (ShareGPT pairs them by order)");
+      m.leftovers(message, ["role", "content", "tool_call_id"], ["messages", i], undefined);
+      conversations.push({ from: "observation", value: contentText(message.content) });
+      continue;
+    }
     const from = chatToSharegptRole[String(message.role)];
     if (from === undefined) m.lost(["messages", i, "role"], `a "${String(message.role)}" message`);
     else conversations.push({ from, value: plainMessage(message, i, m) });
   }
   const out: Rec = { conversations };
+  if (Array.isArray(record.tools)) {
+    // LLaMA-Factory's form: a JSON string of the function definitions.
+    const functions = record.tools.map((tool: unknown, k: number) => {
+      if (isRec(tool) && tool.type === "function" && isRec(tool.function)) return tool.function;
+      m.lost(["tools", k], "a tool that is not a function");
+      return undefined;
+    });
+    out.tools = JSON.stringify(functions);
+  } else if (Object.hasOwn(record, "tools")) m.lost(["tools"], '"tools" that is not a list');
   m.leftovers(record, ["messages", "tools", "parallel_tool_calls"], [], out);
   return out;
 }

@@ -56,6 +56,48 @@ describe("ShareGPT tool calls (LLaMA-Factory function_call / observation turns, 
     for (const r of results) expect(r.ok && chat.safeParse(r.record).success).toBe(true);
   });
 
+  it("convert back to ShareGPT: the same turns, tool calls as the same JSON, tools as LLaMA-Factory's string", () => {
+    for (const record of records) {
+      const chatRecord = convert(record, "sharegpt", "chat");
+      const back = chatRecord.ok ? convert(chatRecord.record, "chat", "sharegpt") : chatRecord;
+      expect(back.ok).toBe(true);
+      const turns = (r: Record<string, unknown>) =>
+        (r.conversations as { from: string; value: string }[]).map((t) =>
+          t.from === "function_call" ? { ...t, value: JSON.parse(t.value) } : t,
+        );
+      const got = back.ok ? back.record : {};
+      // A top-level `system` comes back as a first system turn: the same conversation.
+      const system = typeof record.system === "string" ? [{ from: "system", value: record.system }] : [];
+      expect(turns(got)).toEqual([...system, ...turns(record)]);
+      expect(JSON.parse(String(got.tools))).toEqual(JSON.parse(String(record.tools)));
+    }
+  });
+
+  it("chat tool call ids ShareGPT cannot keep are named (or dropped with extra: drop)", () => {
+    const chatRecord = {
+      messages: [
+        { role: "user", content: "Weather in Oslo?" },
+        {
+          role: "assistant",
+          tool_calls: [
+            { id: "call_9xK2", type: "function", function: { name: "get_weather", arguments: '{"city":"Oslo"}' } },
+          ],
+        },
+        { role: "tool", tool_call_id: "call_9xK2", content: "3 °C" },
+        { role: "assistant", content: "3 °C in Oslo." },
+      ],
+    };
+    const strict = convert(chatRecord, "chat", "sharegpt");
+    expect(strict.ok ? [] : strict.issues.map((i) => i.path)).toEqual(["messages[1].tool_calls[0].id"]);
+    const dropped = convert(chatRecord, "chat", "sharegpt", { extra: "drop" });
+    expect(dropped.ok && dropped.record.conversations).toEqual([
+      { from: "human", value: "Weather in Oslo?" },
+      { from: "function_call", value: '{"name":"get_weather","arguments":{"city":"Oslo"}}' },
+      { from: "observation", value: "3 °C" },
+      { from: "gpt", value: "3 °C in Oslo." },
+    ]);
+  });
+
   it("refuses, naming the turn, a function_call that is not JSON or an observation with no call", () => {
     const bad = convert(
       {
