@@ -33,7 +33,7 @@ async function dedup(args: string[], name: string, input?: string) {
   if (result.exitCode === 2) return { ...result, summary: undefined, kept: [], dups: [], rejects: [] };
   return {
     ...result,
-    summary: JSON.parse(result.stderr) as Summary,
+    summary: JSON.parse(result.stdout) as Summary,
     kept: read(files.out),
     dups: read(files.dups),
     rejects: read(files.rejects),

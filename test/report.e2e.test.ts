@@ -71,7 +71,8 @@ describe("curate report (built binary)", () => {
     const bad = join(tmp, "bad.json");
     writeFileSync(bad, JSON.stringify({ manifestVersion: 1, tool: { name: "curate" } }));
     const invalid = await runCli(["report", bad, "--html", join(tmp, "bad.html")]);
-    expect(invalid.exitCode).toBe(1);
+    // Not a manifest is a wrong argument: a usage error, exit 2.
+    expect(invalid.exitCode).toBe(2);
     expect(invalid.stderr).toMatch(/not a valid curate manifest at tool\.version/);
     expect(existsSync(join(tmp, "bad.html"))).toBe(false);
   });

@@ -38,7 +38,7 @@ describe("curate tokens", () => {
   it("counts chats with OpenAI's 3/1/3 accounting and reports JSON with --json", async () => {
     const chat = join(dir, "chat.jsonl");
     writeFileSync(chat, `${JSON.stringify(records[0])}\n`);
-    const { stderr, exitCode } = await runCli([
+    const { stdout, exitCode } = await runCli([
       "tokens",
       chat,
       "--model",
@@ -48,7 +48,7 @@ describe("curate tokens", () => {
       join(dir, "o.jsonl"),
     ]);
     expect(exitCode).toBe(0);
-    const json = JSON.parse(stderr) as { tokens: Record<string, unknown>; kept: number };
+    const json = JSON.parse(stdout) as { tokens: Record<string, unknown>; kept: number };
     const total = 3 + n("user") + n("Hi there") + 3 + n("assistant") + n("Hello! How can I help?") + 3;
     expect(json.kept).toBe(1);
     expect(json.tokens).toMatchObject({
@@ -125,16 +125,16 @@ describe("curate tokens", () => {
     }
     writeFileSync(many, `${Array.from({ length: 6 }, () => lines.join("\n")).join("\n")}\n`);
     const args = ["tokens", many, "--tokenizer", "qwen3", "--annotate", "_tokens", "--json"];
-    const one = await runCli([...args, "--threads", "1"]);
-    const two = await runCli([...args, "--threads", "2"]);
+    const one = await runCli([...args, "--threads", "1", "--out", join(dir, "t1.jsonl")]);
+    const two = await runCli([...args, "--threads", "2", "--out", join(dir, "t2.jsonl")]);
     expect(one.exitCode).toBe(0);
-    expect(two.stdout).toBe(one.stdout);
+    expect(readFileSync(join(dir, "t2.jsonl"), "utf8")).toBe(readFileSync(join(dir, "t1.jsonl"), "utf8"));
     const stats = (r: typeof one) => {
-      const { wallMs: _w, stages: _s, inputs: _i, ...rest } = JSON.parse(r.stderr) as Record<string, unknown>;
+      const { wallMs: _w, stages: _s, inputs: _i, ...rest } = JSON.parse(r.stdout) as Record<string, unknown>;
       return rest;
     };
     expect(stats(two)).toEqual(stats(one));
-    expect(parseJsonl(one.stdout)).toHaveLength(lines.length * 6);
+    expect(parseJsonl(readFileSync(join(dir, "t1.jsonl"), "utf8"))).toHaveLength(lines.length * 6);
   });
 
   it("counts with a Hugging Face chat template by name, offline", async () => {
@@ -148,7 +148,7 @@ describe("curate tokens", () => {
         ],
       })}\n`,
     );
-    const { stderr, exitCode } = await runCli([
+    const { stdout, exitCode } = await runCli([
       "tokens",
       chat,
       "--tokenizer",
@@ -159,7 +159,7 @@ describe("curate tokens", () => {
     ]);
     expect(exitCode).toBe(0);
     // Worked out in packages/tokens/src/stage.test.ts: 24 tokens, 3 of them trainable.
-    expect(JSON.parse(stderr).tokens).toMatchObject({
+    expect(JSON.parse(stdout).tokens).toMatchObject({
       totalTokens: 24,
       trainableTokens: 3,
       tokenizer: { chatAccounting: "chat-template" },
@@ -178,5 +178,15 @@ describe("curate tokens", () => {
     expect(truncate.stderr).toMatch(/truncate needs --max-tokens/);
     const help = await runCli(["tokens", "--help"]);
     expect(help.stdout).toMatch(/Examples:/);
+  });
+
+  it("refuses a misspelt model (never priced as another model) and --json with records on stdout", async () => {
+    const typo = await runCli(["tokens", input, "--model", "gpt-4o-mni"]);
+    expect(typo.exitCode).toBe(2);
+    expect(typo.stderr).toMatch(/gpt-4o-mni is not an OpenAI model curate knows \(closest: gpt-4o-mini/);
+    expect(typo.stderr).not.toMatch(/estimate/);
+    const json = await runCli(["tokens", input, "--model", "gpt-4o-mini", "--json"]);
+    expect(json.exitCode).toBe(2);
+    expect(json.stdout).toBe("");
   });
 });

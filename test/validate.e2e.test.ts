@@ -68,15 +68,16 @@ describe("curate validate", () => {
     });
   });
 
-  it("--out - writes records to stdout; diagnostics stay on stderr, JSON ones too", async () => {
+  it("--out - writes records to stdout and diagnostics to stderr; --json with --out - is refused", async () => {
     const text = await runCli(["validate", "--out", "-"], { input: jsonl(mixed) });
     expect(parseJsonl(text.stdout)).toEqual([mixed[0], mixed[3]]);
     expect(text.stderr).toContain("<stdin>:2 error unrecognized_role");
 
+    // --json always prints to stdout; records and JSON never share it.
     const json = await runCli(["validate", "--out", "-", "--json"], { input: jsonl(mixed) });
-    expect(parseJsonl(json.stdout)).toEqual([mixed[0], mixed[3]]);
-    const lines = parseJsonl(json.stderr) as Record<string, unknown>[];
-    expect(lines.at(-1)).toMatchObject({ type: "summary", records: 4, valid: 2, invalid: 2 });
+    expect(json.exitCode).toBe(2);
+    expect(json.stdout).toBe("");
+    expect(json.stderr).toContain("give --out FILE for the records");
   });
 
   it("--json prints one JSON diagnostic per line and a summary line on stdout", async () => {

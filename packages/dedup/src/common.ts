@@ -1,5 +1,6 @@
 import { type DuplicateOf, type Envelope, formatSource, type Issue, UsageError } from "@curate/core";
 import { clusterId } from "./pages.js";
+import type { UnrecognizedShapes } from "./shape.js";
 
 /**
  * What happens to a duplicate: `remove` routes it to the duplicates file; `flag` keeps it, with `meta.cluster` and
@@ -20,7 +21,11 @@ export interface DedupStats {
   largestCluster: number;
   /** Bytes held by the in-memory index at the end of the run (0 for an external index). */
   indexBytes: number;
+  /** Records no known format fits (keyed by the training text only); absent when there are none. */
+  unrecognized?: UnrecognizedShapes;
 }
+
+export type { UnrecognizedShapes } from "./shape.js";
 
 export function newStats(): DedupStats {
   return { records: 0, duplicates: 0, clusters: 0, largestCluster: 0, indexBytes: 0 };

@@ -12,7 +12,8 @@ const train = [
       "A train leaves the station at nine in the morning travelling at sixty kilometres per hour; how far has it gone by half past eleven?",
     output: "150 km.",
   },
-  { instruction: "What is 7 times 8?", output: "56" }, // the eval record is shorter than 13 words: not indexed
+  // The eval record is shorter than 13 words (no 13-grams): matched as whole normalised text instead.
+  { instruction: "What is 7 times 8?", output: "56" },
   {
     messages: [
       {
@@ -37,7 +38,7 @@ describe("decontaminate", () => {
   it("rejects records sharing a 13-gram with an eval record, naming the eval file, line and n-gram", async () => {
     const stage = decontaminate({ against: ["trivia.jsonl", "chat-eval.jsonl"], cwd: fixtures });
     const { kept, rejected } = await runStage(stage, train, "train.jsonl");
-    expect(kept.map((e) => e.source.line)).toEqual([2, 4]);
+    expect(kept.map((e) => e.source.line)).toEqual([4]);
     expect(rejected.map((r) => [r.item.source.line, r.reason])).toEqual([
       [
         1,
@@ -47,6 +48,16 @@ describe("decontaminate", () => {
             'shares the 13-word sequence "a train leaves the station at nine in the morning travelling at sixty" with eval record trivia.jsonl:2',
           eval: expect.objectContaining({ file: "trivia.jsonl", line: 2, record: 2 }),
           ngram: "a train leaves the station at nine in the morning travelling at sixty",
+        },
+      ],
+      [
+        2,
+        {
+          code: "contaminated",
+          message:
+            'equals eval record trivia.jsonl:3 ("what is 7 times 8 56"; shorter than 13 words, compared as whole normalised text)',
+          eval: expect.objectContaining({ file: "trivia.jsonl", line: 3 }),
+          ngram: "what is 7 times 8 56",
         },
       ],
       [
@@ -60,7 +71,8 @@ describe("decontaminate", () => {
     ]);
     expect(stage.stats).toEqual({
       records: 4,
-      contaminated: 2,
+      contaminated: 3,
+      exactMatches: 1,
       evalRecords: 6,
       evalTooShort: 2,
       evalUnreadable: 0,
@@ -76,7 +88,10 @@ describe("decontaminate", () => {
     expect(rejected).toEqual([]);
     expect(kept).toHaveLength(4);
     expect(kept[0]?.meta?.contamination).toMatchObject({ eval: { file: "trivia.jsonl", line: 2 } });
-    expect(warnings.map((w) => [w.item.source.line, w.issue.code])).toEqual([[1, "contaminated"]]);
+    expect(warnings.map((w) => [w.item.source.line, w.issue.code])).toEqual([
+      [1, "contaminated"],
+      [2, "contaminated"],
+    ]);
   });
 
   it("honours n and accepts a prebuilt index", async () => {

@@ -19,9 +19,14 @@ export interface DecontaminateOptions {
 export interface DecontaminationStats {
   records: number;
   contaminated: number;
-  /** Eval records indexed, and how many of them were shorter than n words (not indexed). */
+  /**
+   * Eval records indexed, and how many of them were shorter than n words: those have no n-grams and are checked by
+   * exact match of the normalised text (`ngramWords` joined) instead.
+   */
   evalRecords: number;
   evalTooShort: number;
+  /** Training records that equal a short eval record (counted in `contaminated` too). */
+  exactMatches: number;
   /** Eval lines that could not be read (invalid JSON and the like): their n-grams are missing from the index. */
   evalUnreadable: number;
   /** Distinct eval n-grams indexed. */
@@ -54,6 +59,9 @@ export async function loadNgramIndex(
 }
 
 function describe(match: NgramMatch, n: number): string {
+  if (match.exact) {
+    return `equals eval record ${formatSource(match.source)} ("${match.ngram}"; shorter than ${n} words, compared as whole normalised text)`;
+  }
   return `shares the ${n}-word sequence "${match.ngram}" with eval record ${formatSource(match.source)}`;
 }
 
@@ -86,6 +94,7 @@ export function decontaminate(options: DecontaminateOptions): DecontaminateStage
     contaminated: 0,
     evalRecords: 0,
     evalTooShort: 0,
+    exactMatches: 0,
     evalUnreadable: 0,
     evalNgrams: 0,
   });
@@ -118,6 +127,7 @@ export function decontaminate(options: DecontaminateOptions): DecontaminateStage
           continue;
         }
         stats.contaminated++;
+        if (match.exact) stats.exactMatches++;
         const message = describe(match, n);
         if (mode === "remove") {
           ctx.reject(item, { code: "contaminated", message, eval: match.source, ngram: match.ngram });

@@ -21,6 +21,7 @@ import {
   parseNormalization,
 } from "./key.js";
 import { clusterId } from "./pages.js";
+import { ShapeTally } from "./shape.js";
 
 export interface ExactDedupOptions {
   /** What makes two records the same: `"text"` (training text, default), `"json"`, or field paths. */
@@ -69,6 +70,7 @@ export function exactDedup(options: ExactDedupOptions = {}): ExactDedupStage {
   let stats = newStats();
   /** Members per cluster, by kept source; only records that have duplicates cost an entry. */
   let clusters = new Map<string, number>();
+  let shapes = new ShapeTally();
 
   const stage = batchStage("exactDedup", {
     async batch(items, ctx) {
@@ -77,6 +79,7 @@ export function exactDedup(options: ExactDedupOptions = {}): ExactDedupStage {
         stats = newStats();
         clusters = new Map();
         missing = 0;
+        shapes = new ShapeTally();
       }
       const out: Envelope[] = [];
       for (const item of items) {
@@ -87,6 +90,7 @@ export function exactDedup(options: ExactDedupOptions = {}): ExactDedupStage {
           continue;
         }
         stats.records++;
+        if (key === "text") shapes.note(item.data, item.source);
         hashOf(item.data, hash);
         const found = index.firstSeen(hash, item.source);
         const kept = isThenable(found) ? await found : found;
@@ -116,6 +120,8 @@ export function exactDedup(options: ExactDedupOptions = {}): ExactDedupStage {
       stats.clusters = clusters.size;
       if (stats.largestCluster === 0 && stats.records > 0) stats.largestCluster = 1;
       if (used instanceof MemoryDedupIndex) stats.indexBytes = used.bytes;
+      const unrecognized = shapes.result();
+      if (unrecognized !== undefined) stats.unrecognized = unrecognized;
       if (used !== options.index) await used.close?.();
       clusters = new Map();
       if (missing > 0 && stats.records === 0) throw noRecordHasKey(key as readonly string[]);

@@ -1,5 +1,5 @@
 import { type Issue, UsageError } from "@curate/core";
-import { type TextSink, trainingText, writeTrainingText } from "@curate/formats";
+import { canonicalJson, type TextSink, textShape, trainingText, writeTrainingText } from "@curate/formats";
 import * as DEFAULTS from "./defaults.js";
 import { type Hash128, hash128, hashBytes, hashFolded, writeText } from "./hash.js";
 
@@ -90,21 +90,10 @@ export function normalizer(steps: readonly Normalization[]): (text: string) => s
   };
 }
 
-/**
- * JSON with object keys sorted at every level, so that field order never makes two records differ; `mapString`
- * is applied to every string value (not to keys).
- * @example canonicalJson({ b: 1, a: "X" }); // '{"a":"X","b":1}'
- */
-export function canonicalJson(value: unknown, mapString: (text: string) => string = (text) => text): string {
-  if (typeof value === "string") return JSON.stringify(mapString(value));
-  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
-  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v, mapString)).join(",")}]`;
-  const record = value as Record<string, unknown>;
-  const keys = Object.keys(record)
-    .filter((k) => record[k] !== undefined)
-    .sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(record[k], mapString)}`).join(",")}}`;
-}
+// Canonical JSON lives in @curate/formats: the training text of a record of unknown shape is its canonical JSON.
+export { canonicalJson };
+
+const isObject = (value: unknown): boolean => typeof value === "object" && value !== null && !Array.isArray(value);
 
 /** Own properties only: `constructor` or `__proto__` must not find Object.prototype's and make every key equal. */
 function fieldValue(record: unknown, path: readonly string[]): unknown {
@@ -199,7 +188,13 @@ export function keyReader(
  * @example keyFunction("text", ["nfkc", "whitespace"])({ prompt: "Hi  there", completion: "!" }); // "Hi there!"
  */
 export function keyFunction(key: KeySpec, steps: readonly Normalization[]): (record: unknown) => string {
-  return keyReader(key, normalizer(steps));
+  const normalize = normalizer(steps);
+  const read = keyReader(key, normalize);
+  if (key !== "text") return read;
+  // A record of a shape curate does not recognise is keyed by all of it (canonical JSON): keying GPTeacher's
+  // instruction/input/response by instruction + input called records with different answers exact duplicates.
+  return (record) =>
+    textShape(record) === undefined && isObject(record) ? canonicalJson(record, normalize) : read(record);
 }
 
 /** Whitespace beyond ASCII (`\s` but not 9–13 or 32): held text turns it into spaces, ASCII is folded on bytes. */
@@ -376,6 +371,7 @@ export function keyHasher(key: KeySpec, steps: readonly Normalization[]): (recor
     nfkc ? text.normalize("NFKC") : text,
   );
   return (record, out = new Uint32Array(4)) => {
+    if (textShape(record) === undefined) return hash128(keyOf(record), out);
     builder.reset();
     writeTrainingText(record, builder);
     return builder.hash(out) ? out : hash128(keyOf(record), out);

@@ -23,6 +23,7 @@ import { type KeySpec, keyReader, missingKeyField, missingKeyReason, noRecordHas
 import { LshIndex, type LshWeights, optimalBands } from "./lsh.js";
 import { clusterId, SourceTable, Uint32Pages } from "./pages.js";
 import { SketchPool } from "./pool.js";
+import { ShapeTally } from "./shape.js";
 import { FileSketchStore, MemorySketchStore, type SketchStore } from "./store.js";
 
 export interface NearDedupOptions {
@@ -216,6 +217,7 @@ export function nearDedup(options: NearDedupOptions = {}): NearDedupStage {
 
   const emptyStats = (): NearDedupStats => ({ ...newStats(), candidatePairs: 0, diskBytes: 0, bands, rows });
   let stats = emptyStats();
+  let shapes = new ShapeTally();
   let run: Run | undefined;
 
   interface Run {
@@ -230,6 +232,7 @@ export function nearDedup(options: NearDedupOptions = {}): NearDedupStage {
 
   function start(): Run {
     stats = emptyStats();
+    shapes = new ShapeTally();
     const pool = threads > 1 ? new SketchPool(threads, params) : undefined;
     const sketcher = pool ? undefined : createSketcher(params);
     const store = storeKind === "disk" ? new FileSketchStore(options.tempDir) : new MemorySketchStore();
@@ -357,6 +360,7 @@ export function nearDedup(options: NearDedupOptions = {}): NearDedupStage {
       if (missingOf) items = withKey(items, ctx);
       for (let at = 0; at < items.length; at += batchSize) {
         const chunk = items.slice(at, at + batchSize);
+        if (key === "text") for (const item of chunk) shapes.note(item.data, item.source);
         const sketches = run.sketch(chunk.map((item) => textOf(item.data)));
         // Awaited later, in order; until then a failure must not count as an unhandled rejection.
         if (sketches instanceof Promise) sketches.catch(() => {});
@@ -375,6 +379,8 @@ export function nearDedup(options: NearDedupOptions = {}): NearDedupStage {
       run = undefined;
       stats.indexBytes = r.sources.bytes + r.clusters.bytes + r.lsh.bytes + r.store.bytes;
       stats.diskBytes = r.store.diskBytes;
+      const unrecognized = shapes.result();
+      if (unrecognized !== undefined) stats.unrecognized = unrecognized;
       if (stats.largestCluster === 0 && stats.records > 0) stats.largestCluster = 1;
       r.store.close();
       await r.pool?.close();

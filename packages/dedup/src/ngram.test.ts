@@ -31,14 +31,20 @@ describe("NgramIndex", () => {
     ).toBeUndefined();
   });
 
-  it("does not index documents shorter than n words, and counts them", () => {
+  it("matches documents shorter than n words as whole normalised texts, and counts them", () => {
     const index = new NgramIndex(5);
     index.add("Seven times eight?", { file: "e", line: 1 });
     index.add("one two three four five six", { file: "e", line: 2 });
     expect(index.skipped).toBe(1);
     expect(index.documentCount).toBe(2);
     expect(index.size).toBe(2);
-    expect(index.find("seven times eight")).toBeUndefined();
+    // No n-grams: a text equal to it word for word (case, punctuation and spacing aside) matches; one containing it does not.
+    expect(index.find("SEVEN  times eight!")).toMatchObject({
+      source: { line: 1 },
+      exact: true,
+      ngram: "seven times eight",
+    });
+    expect(index.find("what is seven times eight")).toBeUndefined();
     expect(index.find("zero one two three four five")?.source.line).toBe(2);
   });
 

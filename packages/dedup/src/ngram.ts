@@ -1,22 +1,9 @@
-import type { Source } from "@curate/core";
+import { ngramWords, type Source } from "@curate/core";
 import { fmix32 } from "../src/sketch-kernel.mjs";
 import { DEFAULT_NGRAM } from "./defaults.js";
 
-const WORD = /[\p{L}\p{N}]+/gu;
-/** Role tags that `trainingText` puts between chat turns: not words of the conversation. */
-const ROLE_TAG = /<\|[^|>\s]*\|>/g;
-const NON_ASCII = /[^\x00-\x7f]/;
-
-/**
- * The words n-gram matching compares: role tags removed, NFKC, lowercased, runs of letters and digits (so
- * punctuation and spacing never hide an overlap).
- * @example ngramWords("<|user|>\nWhat's 2+2?"); // ["what", "s", "2", "2"]
- */
-export function ngramWords(text: string): string[] {
-  const plain = text.replace(ROLE_TAG, " ");
-  // ASCII is NFKC-stable; the test is ~3× cheaper than normalize().
-  return (NON_ASCII.test(plain) ? plain.normalize("NFKC") : plain).toLowerCase().match(WORD) ?? [];
-}
+// The words n-gram matching compares are defined once, in @curate/core, for this and split's leakage check.
+export { ngramWords };
 
 /** Two independent 32-bit FNV-1a variants of a word, the inputs of the rolling n-gram hashes. */
 function wordHash(word: string, basis: number): number {
@@ -73,6 +60,11 @@ export interface NgramMatch {
   readonly ngram: string;
   /** Index of the n-gram's first word in the queried text's `ngramWords`. */
   readonly start: number;
+  /**
+   * True when the document is shorter than n words (it has no n-grams) and the text equals it word for word
+   * (`ngram` is then the whole normalised text).
+   */
+  readonly exact?: boolean;
 }
 
 const MAX_LOAD = 0.75;
@@ -96,8 +88,10 @@ export class NgramIndex {
   private starts = new Uint32Array(1024);
   private count = 0;
   private readonly documents: { source: Source; words: string[] }[] = [];
-  /** Documents added with fewer than n words. */
+  /** Documents added with fewer than n words: they have no n-grams and are matched as whole texts instead. */
   skipped = 0;
+  /** Short documents (fewer than n words) by their words joined with spaces: the exact-match fallback. */
+  private readonly short = new Map<string, Source>();
 
   constructor(readonly n = DEFAULT_NGRAM) {
     if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`NgramIndex: n must be a whole number ≥ 1, found ${n}`);
@@ -118,6 +112,8 @@ export class NgramIndex {
     const words = ngramWords(text);
     if (words.length < this.n) {
       this.skipped++;
+      const whole = words.join(" ");
+      if (words.length > 0 && !this.short.has(whole)) this.short.set(whole, source);
       return;
     }
     const doc = this.documents.length;
@@ -154,10 +150,20 @@ export class NgramIndex {
   }
 
   /**
-   * The first n-gram of `text` that an indexed document shares, or undefined.
+   * The first n-gram of `text` that an indexed document shares, or the short document `text` equals (`exact`), or
+   * undefined.
    * @example index.find("no overlap here"); // undefined
    */
   find(text: string): NgramMatch | undefined {
+    if (this.short.size > 0) {
+      // An eval record shorter than n words has no n-gram to share: a text equal to it, word for word, matches.
+      const words = ngramWords(text);
+      if (words.length < this.n && words.length > 0) {
+        const whole = words.join(" ");
+        const source = this.short.get(whole);
+        if (source !== undefined) return { source, ngram: whole, start: 0, exact: true };
+      }
+    }
     let found: NgramMatch | undefined;
     this.forEachMatch(text, (match) => {
       found = match;

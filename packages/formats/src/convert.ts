@@ -144,15 +144,86 @@ function promptCompletionToChat(record: Rec, m: Mapping): Rec {
 const sharegptToChatRole: Record<string, string> = { human: "user", gpt: "assistant", system: "system" };
 const chatToSharegptRole: Record<string, string> = { user: "human", assistant: "gpt", system: "system" };
 
+/**
+ * A LLaMA-Factory `function_call` value (`{"name", "arguments"}`, or a list of them for parallel calls) as chat tool
+ * calls with ids `call_<n>`, numbered through the record; undefined when it is not such JSON.
+ */
+function sharegptToolCalls(value: unknown, next: () => string): Rec[] | undefined {
+  if (typeof value !== "string") return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    return undefined;
+  }
+  const list = Array.isArray(parsed) ? parsed : [parsed];
+  const calls: Rec[] = [];
+  for (const call of list) {
+    if (!isRec(call) || typeof call.name !== "string") return undefined;
+    const args = call.arguments ?? {};
+    calls.push({
+      id: next(),
+      type: "function",
+      function: { name: call.name, arguments: typeof args === "string" ? args : JSON.stringify(args) },
+    });
+  }
+  return calls.length > 0 ? calls : undefined;
+}
+
+/** LLaMA-Factory's `tools` (a JSON string of `{ name, description, parameters }`) as chat `tools`. */
+function sharegptTools(value: unknown): Rec[] | undefined {
+  let parsed: unknown = value;
+  if (typeof value === "string") {
+    try {
+      parsed = JSON.parse(value);
+    } catch {
+      return undefined;
+    }
+  }
+  if (!Array.isArray(parsed)) return undefined;
+  const tools: Rec[] = [];
+  for (const tool of parsed) {
+    if (isRec(tool) && tool.type === "function" && isRec(tool.function)) tools.push(tool);
+    else if (isRec(tool) && typeof tool.name === "string") tools.push({ type: "function", function: tool });
+    else return undefined;
+  }
+  return tools;
+}
+
 function sharegptToChat(record: Rec, m: Mapping): Rec {
   const messages: Rec[] = [];
   if (typeof record.system === "string" && record.system !== "")
     messages.push({ role: "system", content: record.system });
   const turns = Array.isArray(record.conversations) ? record.conversations : [];
+  // Tool calls get ids call_0, call_1, ... in order: ShareGPT has none, and chat pairs each result with its call.
+  let calls = 0;
+  const pending: string[] = [];
   for (const [i, turn] of turns.entries()) {
     if (!isRec(turn)) continue;
+    if (turn.from === "function_call") {
+      const toolCalls = sharegptToolCalls(turn.value, () => `call_${calls++}`);
+      if (toolCalls === undefined) {
+        m.lost(["conversations", i, "value"], 'a function_call that is not JSON {"name", "arguments"}');
+        continue;
+      }
+      for (const call of toolCalls) pending.push(String(call.id));
+      const message: Rec = { role: "assistant", content: null, tool_calls: toolCalls };
+      m.leftovers(turn, ["from", "value"], ["conversations", i], message);
+      messages.push(message);
+      continue;
+    }
+    if (turn.from === "observation" || turn.from === "tool") {
+      const id = pending.shift();
+      if (id === undefined) {
+        m.lost(["conversations", i, "from"], `an "${String(turn.from)}" turn that answers no function_call`);
+        continue;
+      }
+      const message: Rec = { role: "tool", tool_call_id: id, content: turn.value };
+      m.leftovers(turn, ["from", "value"], ["conversations", i], message);
+      messages.push(message);
+      continue;
+    }
     const role = sharegptToChatRole[String(turn.from)];
-    // Tool turns would need invented tool_call ids to become chat, which a conversion back could not remove.
     if (role === undefined) {
       m.lost(["conversations", i, "from"], `a "${String(turn.from)}" turn`);
       continue;
@@ -162,7 +233,12 @@ function sharegptToChat(record: Rec, m: Mapping): Rec {
     messages.push(message);
   }
   const out: Rec = { messages };
-  m.leftovers(record, ["conversations", "system"], [], out);
+  if (record.tools !== undefined) {
+    const tools = sharegptTools(record.tools);
+    if (tools === undefined) m.lost(["tools"], "tools that are not a JSON list of { name, description, parameters }");
+    else if (tools.length > 0) out.tools = tools;
+  }
+  m.leftovers(record, ["conversations", "system", "tools"], [], out);
   return out;
 }
 
@@ -239,17 +315,70 @@ function chatToPromptCompletion(record: Rec, m: Mapping): Rec {
   return out;
 }
 
+/** A chat tool call's arguments as ShareGPT writes them: the parsed JSON object when it parses, else the string. */
+function parsedArguments(args: unknown): unknown {
+  if (typeof args !== "string") return args;
+  try {
+    return JSON.parse(args);
+  } catch {
+    return args;
+  }
+}
+
 function chatToSharegpt(record: Rec, m: Mapping): Rec {
-  for (const key of ["tools", "parallel_tool_calls"]) if (Object.hasOwn(record, key)) m.lost([key], `"${key}"`);
+  if (Object.hasOwn(record, "parallel_tool_calls")) m.lost(["parallel_tool_calls"], '"parallel_tool_calls"');
   const messages = Array.isArray(record.messages) ? record.messages : [];
   const conversations: Rec[] = [];
+  // ShareGPT pairs calls and results by order and has no ids: an id that `sharegpt → chat` would not give back
+  // (call_0, call_1, ... in order) is lost, unless ids may go (`--extra drop`).
+  let calls = 0;
+  const pending: string[] = [];
   for (const [i, message] of messages.entries()) {
     if (!isRec(message)) continue;
+    if (message.role === "assistant" && Array.isArray(message.tool_calls) && message.tool_calls.length > 0) {
+      if (contentText(message.content).trim() !== "") m.lost(["messages", i, "content"], "text beside tool calls");
+      if (Object.hasOwn(message, "name")) m.lost(["messages", i, "name"], '"name"');
+      if (Object.hasOwn(message, "weight") && message.weight !== 1)
+        m.lost(["messages", i, "weight"], "weight 0 (a message excluded from training)");
+      m.leftovers(message, ["role", "content", "tool_calls", "name", "weight"], ["messages", i], undefined);
+      const list = message.tool_calls.map((call: unknown, k: number) => {
+        const c = isRec(call) ? call : {};
+        const fn = isRec(c.function) ? c.function : {};
+        const id = String(c.id);
+        if (id !== `call_${calls}` && m.extra !== "drop")
+          m.lost(
+            ["messages", i, "tool_calls", k, "id"],
+            `the tool call id "${id}" (ShareGPT pairs calls and results by order; drop ids with --extra drop)`,
+          );
+        calls++;
+        pending.push(id);
+        return { name: fn.name, arguments: parsedArguments(fn.arguments) };
+      });
+      conversations.push({ from: "function_call", value: JSON.stringify(list.length === 1 ? list[0] : list) });
+      continue;
+    }
+    if (message.role === "tool") {
+      const expected = pending.shift();
+      if (message.tool_call_id !== expected)
+        m.lost(["messages", i, "tool_call_id"], "a tool result out of its call's order (ShareGPT pairs them by order)");
+      m.leftovers(message, ["role", "content", "tool_call_id"], ["messages", i], undefined);
+      conversations.push({ from: "observation", value: contentText(message.content) });
+      continue;
+    }
     const from = chatToSharegptRole[String(message.role)];
     if (from === undefined) m.lost(["messages", i, "role"], `a "${String(message.role)}" message`);
     else conversations.push({ from, value: plainMessage(message, i, m) });
   }
   const out: Rec = { conversations };
+  if (Array.isArray(record.tools)) {
+    // LLaMA-Factory's form: a JSON string of the function definitions.
+    const functions = record.tools.map((tool: unknown, k: number) => {
+      if (isRec(tool) && tool.type === "function" && isRec(tool.function)) return tool.function;
+      m.lost(["tools", k], "a tool that is not a function");
+      return undefined;
+    });
+    out.tools = JSON.stringify(functions);
+  } else if (Object.hasOwn(record, "tools")) m.lost(["tools"], '"tools" that is not a list');
   m.leftovers(record, ["messages", "tools", "parallel_tool_calls"], [], out);
   return out;
 }

@@ -1,3 +1,4 @@
+export * from "./canonical.js";
 export * from "./convert.js";
 export * from "./issues.js";
 export * from "./json-schema.js";

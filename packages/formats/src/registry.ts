@@ -54,7 +54,7 @@ export const formats: Record<FormatName, FormatInfo> = {
     name: "sharegpt",
     schema: sharegpt,
     description: "ShareGPT: conversations of { from: human|gpt|system|tool|function_call|observation, value }",
-    keys: ["conversations", "system"],
+    keys: ["conversations", "system", "tools"],
     example: {
       conversations: [
         { from: "human", value: "Name a prime number above 10." },

@@ -160,6 +160,11 @@ export const sharegpt = z
   .strictObject({
     conversations: z.array(z.strictObject({ from: z.enum(sharegptRoles), value: z.string() })).min(1),
     system: z.string().optional().meta({ description: "System prompt, as LLaMA-Factory's ShareGPT variant stores it" }),
+    tools: z.string().optional().meta({
+      description:
+        "LLaMA-Factory: the functions the model may call, a JSON-encoded list of { name, description, parameters }",
+    }),
+    id: z.string().optional().meta({ description: "FastChat: the conversation's id" }),
   })
   .meta({
     title: "sharegpt",

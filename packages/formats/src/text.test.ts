@@ -1,6 +1,6 @@
 import { seededRandom } from "@curate/core/testing";
 import { describe, expect, it } from "vitest";
-import { contentText, trainingText, writeTrainingText } from "./text.js";
+import { contentText, textShape, trainingText, writeTrainingText } from "./text.js";
 
 /** The implementation before `writeTrainingText` (joins of joins), kept as the reference the pieces must match. */
 function referenceTrainingText(record: unknown): string {
@@ -34,13 +34,13 @@ function referenceTrainingText(record: unknown): string {
   if ("chosen" in record || "rejected" in record) {
     return [turnsText(record.prompt), turnsText(record.chosen), turnsText(record.rejected)].join("\n\n");
   }
-  if (typeof record.instruction === "string") {
+  if (typeof record.instruction === "string" && typeof record.output === "string") {
     return [record.system, record.instruction, record.input, record.output]
       .filter((part): part is string => typeof part === "string" && part !== "")
       .join("\n\n");
   }
-  if (typeof record.prompt === "string" || typeof record.completion === "string") {
-    return `${String(record.prompt ?? "")}${String(record.completion ?? "")}`;
+  if (typeof record.prompt === "string" && typeof record.completion === "string") {
+    return `${record.prompt}${record.completion}`;
   }
   return Object.values(record)
     .filter((v): v is string => typeof v === "string")
@@ -111,6 +111,15 @@ describe("trainingText", () => {
     expect(trainingText({ prompt: "2+2=", completion: "4" })).toBe("2+2=4");
     expect(trainingText({ prompt: "Q", chosen: "good", rejected: "bad" })).toBe("Q\n\ngood\n\nbad");
     expect(trainingText({ id: 3, a: "x", b: "" })).toBe("x\n\n");
+  });
+
+  it("never leaves out the answer of a shape it does not know (GPTeacher's instruction/input/response)", () => {
+    const record = { instruction: "Convert 3 km to miles.", input: "", response: "About 1.86 miles." };
+    expect(textShape(record)).toBeUndefined();
+    expect(trainingText(record)).toContain("About 1.86 miles.");
+    expect(textShape({ instruction: "Convert 3 km to miles.", output: "1.86" })).toBe("alpaca");
+    expect(textShape({ prompt: "Q", response: "A" })).toBeUndefined();
+    expect(textShape({ text: "plain" })).toBe("text");
   });
 
   it("is the concatenation of the pieces writeTrainingText gives, and equals the join-based reference", () => {

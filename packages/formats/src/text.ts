@@ -86,7 +86,7 @@ export function writeTrainingText(record: unknown, sink: TextSink): void {
   else writeOther(record, sink);
 }
 
-/** Records without top-level turns: preference pairs, alpaca, prompt + completion, unknown shapes. */
+/** Records without top-level turns: preference pairs, alpaca, prompt + completion, `{ text }`, unknown shapes. */
 function writeOther(record: Rec, sink: TextSink): void {
   if (isRec(record.input) && ("preferred_output" in record || "non_preferred_output" in record)) {
     writeTurns(record.input, sink);
@@ -104,7 +104,8 @@ function writeOther(record: Rec, sink: TextSink): void {
     writeTurns(record.rejected, sink);
     return;
   }
-  if (typeof record.instruction === "string") {
+  const shape = textShape(record);
+  if (shape === "alpaca") {
     // Non-empty strings among system, instruction, input, output, joined by "\n\n" (no array per record).
     let first = writeField(record.system, true, sink);
     first = writeField(record.instruction, first, sink);
@@ -112,12 +113,18 @@ function writeOther(record: Rec, sink: TextSink): void {
     writeField(record.output, first, sink);
     return;
   }
-  if (typeof record.prompt === "string" || typeof record.completion === "string") {
-    sink.write(String(record.prompt ?? ""));
-    sink.write(String(record.completion ?? ""));
+  if (shape === "prompt_completion") {
+    sink.write(String(record.prompt));
+    sink.write(String(record.completion));
     return;
   }
-  // Unknown shapes: every string field, empty ones too, joined by "\n\n".
+  if (shape === "text") {
+    sink.write(String(record.text));
+    return;
+  }
+  // A shape curate does not know (GPTeacher's instruction/input/response, an eval set's question/answer): every
+  // string field, empty ones too, joined by "\n\n", so no answer under a name curate does not know is left out.
+  // Exact dedup keys such records by their whole canonical JSON instead (`keyReader`): non-string fields count too.
   let first = true;
   for (const value of Object.values(record)) {
     if (typeof value !== "string") continue;
@@ -125,6 +132,29 @@ function writeOther(record: Rec, sink: TextSink): void {
     sink.write(value);
     first = false;
   }
+}
+
+/**
+ * Which rule gives a record's training text: a known format, `text` (a record that is only `{ text }`), or
+ * `undefined` for a shape curate does not recognise (its string fields are its text; exact dedup keys it by its
+ * whole canonical JSON). An
+ * alpaca-like record needs its answer (`output`) and a prompt/completion one both fields: `{ instruction, input,
+ * response }` is not alpaca with the answer ignored.
+ * @example textShape({ instruction: "Add", input: "2 and 2", response: "4" }); // undefined
+ */
+export function textShape(
+  record: unknown,
+): "chat" | "sharegpt" | "dpo" | "pairs" | "alpaca" | "prompt_completion" | "text" | undefined {
+  if (!isRec(record)) return undefined;
+  if (Array.isArray(record.messages)) return "chat";
+  if (Array.isArray(record.conversations)) return "sharegpt";
+  if (isRec(record.input) && ("preferred_output" in record || "non_preferred_output" in record)) return "dpo";
+  if ("chosen" in record || "rejected" in record) return "pairs";
+  if (typeof record.instruction === "string" && typeof record.output === "string") return "alpaca";
+  if (typeof record.prompt === "string" && typeof record.completion === "string") return "prompt_completion";
+  const keys = Object.keys(record);
+  if (keys.length === 1 && typeof record.text === "string") return "text";
+  return undefined;
 }
 
 /** Collects the pieces: V8 concatenates into a rope, flattened once by whoever reads the string. */
@@ -137,8 +167,8 @@ class StringSink implements TextSink {
 
 /**
  * The training text of a record in any supported format: chat and ShareGPT turns role-tagged, alpaca
- * instruction + input + output, prompt + completion, preference prompt + both answers. Unknown shapes fall back
- * to the record's string fields in key order.
+ * instruction + input + output, prompt + completion, preference prompt + both answers, a lone `text`. Shapes
+ * curate does not recognise (`textShape` is undefined) fall back to every string field in key order.
  * @example trainingText({ instruction: "Add 2 and 2", output: "4" }); // "Add 2 and 2\n\n4"
  */
 export function trainingText(record: unknown): string {

@@ -98,6 +98,7 @@ export interface RunConfig {
   readonly force?: boolean;
   readonly compress?: boolean;
   readonly to?: string;
+  readonly extra?: "error" | "keep" | "drop";
   readonly seed?: string | number;
   readonly threads?: number;
   readonly workers?: number;

@@ -88,6 +88,15 @@ export const runOptions: readonly OptionSpec[] = [
     help: "convert records to this format on the way out (chat, alpaca, sharegpt, ...)",
   },
   {
+    name: "extra",
+    flag: "--extra <mode>",
+    section: "top",
+    key: "extra",
+    value: { kind: "choice", choices: ["error", "keep", "drop"] },
+    default: "error",
+    help: "with --to: keys the target format has no place for are an error, kept or dropped",
+  },
+  {
     name: "seed",
     flag: "--seed <seed>",
     section: "top",

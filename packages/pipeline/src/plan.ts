@@ -80,7 +80,7 @@ export async function planStages(config: RunConfig): Promise<Plan> {
     const { convertTo, isFormatName, formatNames } = await import("@curate/formats");
     if (!isFormatName(config.to))
       throw new UsageError(`--to must be one of ${formatNames.join(", ")}, found "${config.to}"`);
-    stages.push(convertTo({ to: config.to }));
+    stages.push(convertTo({ to: config.to, ...(config.extra !== undefined ? { extra: config.extra } : {}) }));
   }
   let splitStage: SplitStage | undefined;
   if (config.split !== false) {

@@ -4,17 +4,16 @@
  * Messages are answered one at a time, in the order they came, so results never depend on timing.
  */
 import { parentPort, workerData } from "node:worker_threads";
+import { ngramText } from "@curate/core";
 import { type LeakRequest, type LeakResponse, unpack } from "./leak-pool.js";
 import { NgramHashes, NgramIndex, ngramHashes } from "./ngram.js";
 
 const { n, capacity } = workerData as { n: number; capacity: number };
 const index = new NgramIndex(capacity);
 const hashes = new NgramHashes();
-const NON_ASCII = /[^\x00-\x7f]/;
-
-/** N-grams come from the NFC form only (the same text as `LeakageCheck` on the calling thread). */
+/** N-grams come from `ngramText` (the same text as `LeakageCheck` on the calling thread, and decontamination). */
 function hash(text: string): void {
-  ngramHashes(NON_ASCII.test(text) ? text.normalize("NFC") : text, n, hashes);
+  ngramHashes(ngramText(text), n, hashes);
 }
 
 function answer(request: LeakRequest): { response: LeakResponse; transfer: ArrayBuffer[] } {

@@ -3,6 +3,7 @@ import {
   type ClusterLinks,
   CurateError,
   type Envelope,
+  ngramText,
   rememberJson,
   type Source,
   type Stage,
@@ -746,8 +747,6 @@ interface LeakageItem {
   readonly note?: string;
 }
 
-const NON_ASCII = /[^\x00-\x7f]/;
-
 /**
  * Texts per message to the leakage worker, and messages in flight before the main thread waits for the oldest:
  * enough to keep the worker busy while the main thread writes, few enough that queued texts stay a few MB.
@@ -923,17 +922,16 @@ class LeakageCheck {
 
   /**
    * The record's content hash (from pass 1 when it was computed there); in-thread, also fills `this.hashes` with
-   * its n-grams. N-grams are taken from the NFC form only: words are runs of letters and digits, so collapsing
-   * whitespace and trimming (the rest of `normalizeText`) cannot change them, and skipping it saved ~1 µs per
-   * record. The worker does the same with the raw text it is sent.
+   * its n-grams. N-grams are taken from `ngramText` (@curate/core: role tags removed, NFKC), the text decontamination
+   * compares too. The worker does the same with the raw text it is sent.
    */
   private hashOf(item: LeakageItem, raw: string): string {
     if (item.note) {
-      if (!this.worker) ngramHashes(NON_ASCII.test(raw) ? raw.normalize("NFC") : raw, this.n, this.hashes);
+      if (!this.worker) ngramHashes(ngramText(raw), this.n, this.hashes);
       return item.note;
     }
     const text = normalizeText(raw);
-    if (!this.worker) ngramHashes(text, this.n, this.hashes);
+    if (!this.worker) ngramHashes(ngramText(raw), this.n, this.hashes);
     return contentHashOf(item.data, text);
   }
 
@@ -955,9 +953,10 @@ class LeakageCheck {
       let ngram = 0;
       for (let doc = 0; doc < this.count; doc++) {
         if (this.heldSplit[doc] !== j) continue;
-        // An exact copy overlaps in every n-gram; counting it here keeps "ngram" ⊇ "exact" for short records too.
+        // "ngram" counts records that share an n-gram with train; a copy shorter than n words has none and is
+        // counted by the exact check only (as the README says).
         if (this.exact[doc]) exact++;
-        if (this.overlap[doc] || this.exact[doc]) ngram++;
+        if (this.overlap[doc]) ngram++;
       }
       splits[t.name] = {
         records: perSplit[j]!,

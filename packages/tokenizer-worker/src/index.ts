@@ -1,6 +1,13 @@
 export type { Backend, BackendOptions } from "./backend.js";
 export { loadBackend } from "./backend.js";
-export { contentText, encodingForModel, openAiChatCount, openAiEncodings, toolCalls } from "./openai.js";
+export {
+  closestOpenAiModels,
+  contentText,
+  encodingForModel,
+  openAiChatCount,
+  openAiEncodings,
+  toolCalls,
+} from "./openai.js";
 export type { PoolOptions } from "./pool.js";
 export { closeSharedPool, openTokenizer, sharedPool, TokenizerPool } from "./pool.js";
 export type { ResolveOptions } from "./resolve.js";

@@ -37,19 +37,102 @@ const modelPrefixes: readonly (readonly [string, OpenAiEncoding])[] = [
 export const openAiEncodings: readonly OpenAiEncoding[] = ["o200k_base", "cl100k_base", "p50k_base", "r50k_base"];
 
 /**
+ * Model names under each prefix above. A name is an OpenAI model when it is one of these, or a prefix alone, followed
+ * only by a snapshot suffix (`-2024-07-18`, `-0613`, `-preview`, `-latest`). Anything else, `gpt-4o-mni` included,
+ * is unknown: matching any `gpt-4o-…` priced a typo of gpt-4o-mini as gpt-4o, eight times as much.
+ */
+const modelVariants: readonly string[] = [
+  "gpt-5-mini",
+  "gpt-5-nano",
+  "gpt-5-chat",
+  "gpt-5-pro",
+  "gpt-5-codex",
+  "gpt-4.1-mini",
+  "gpt-4.1-nano",
+  "gpt-4o-mini",
+  "gpt-4o-audio",
+  "gpt-4o-realtime",
+  "gpt-4o-search",
+  "gpt-4o-mini-audio",
+  "gpt-4o-mini-realtime",
+  "gpt-4o-mini-search",
+  "o1-mini",
+  "o1-pro",
+  "o3-mini",
+  "o3-pro",
+  "o3-deep-research",
+  "o4-mini-deep-research",
+  "gpt-4-turbo",
+  "gpt-4-32k",
+  "gpt-4-vision",
+  "gpt-3.5-turbo-16k",
+  "gpt-3.5-turbo-instruct",
+  "gpt-35-turbo-16k",
+  "text-embedding-3-small",
+  "text-embedding-3-large",
+  "code-davinci-001",
+  "code-davinci-002",
+  "code-cushman-001",
+  "code-cushman-002",
+];
+
+/** What may follow a model name: a dated or numbered snapshot, `-preview`, `-latest`, or nothing. */
+const SNAPSHOT = /^(?:-\d{4}(?:-\d{2}-\d{2})?|-\d{4}-preview|-preview|-latest|-\d{2}k)*$/;
+
+/** Every model name curate knows (prefixes and their variants), for `closestOpenAiModels`. */
+export const openAiModelNames: readonly string[] = [...new Set([...modelPrefixes.map(([p]) => p), ...modelVariants])];
+
+/**
  * The encoding of an OpenAI model name, or undefined for a name that is not an OpenAI model.
- * @example encodingForModel("gpt-4o-mini"); // "o200k_base"
+ * @example encodingForModel("gpt-4o-mini"); // "o200k_base"; encodingForModel("gpt-4o-mni"); // undefined
  */
 export function encodingForModel(model: string): OpenAiEncoding | undefined {
   const name = model.startsWith("ft:") ? (model.split(":")[1] ?? "") : model;
-  // Longest prefix first, so "gpt-4o" wins over "gpt-4"; a prefix must end the name or be followed by "-".
+  // The longest known name the model starts with, followed by nothing but a snapshot suffix.
+  let base: string | undefined;
+  for (const known of openAiModelNames) {
+    if (
+      name.startsWith(known) &&
+      SNAPSHOT.test(name.slice(known.length)) &&
+      (base === undefined || known.length > base.length)
+    )
+      base = known;
+  }
+  if (base === undefined) return undefined;
+  // Longest prefix first, so "gpt-4o" wins over "gpt-4".
   let best: readonly [string, OpenAiEncoding] | undefined;
   for (const entry of modelPrefixes) {
     const [prefix] = entry;
-    if ((name === prefix || name.startsWith(`${prefix}-`)) && (best === undefined || prefix.length > best[0].length))
+    if ((base === prefix || base.startsWith(`${prefix}-`)) && (best === undefined || prefix.length > best[0].length))
       best = entry;
   }
   return best?.[1];
+}
+
+/** Levenshtein distance, two rows. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
+/**
+ * The known OpenAI model names closest to `name` (edit distance), nearest first, for "did you mean" messages.
+ * @example closestOpenAiModels("gpt-4o-mni"); // ["gpt-4o-mini", ...]
+ */
+export function closestOpenAiModels(name: string, count = 3): string[] {
+  const bare = name.startsWith("ft:") ? (name.split(":")[1] ?? "") : name;
+  return openAiModelNames
+    .map((known) => ({ known, distance: editDistance(bare.toLowerCase(), known) }))
+    .sort((a, b) => a.distance - b.distance || a.known.localeCompare(b.known))
+    .slice(0, count)
+    .map((entry) => entry.known);
 }
 
 /** Text of a message `content`: a string, or the text parts of a content array (images cannot be counted). */

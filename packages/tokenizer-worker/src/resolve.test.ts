@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { encodingForModel } from "./openai.js";
+import { closestOpenAiModels, encodingForModel } from "./openai.js";
 import { describeSpec, resolveTokenizer } from "./resolve.js";
 
 describe("resolveTokenizer", () => {
@@ -25,6 +25,14 @@ describe("resolveTokenizer", () => {
     expect(encodingForModel("ft:gpt-4o-mini-2024-07-18:acme::abc123")).toBe("o200k_base");
     expect(encodingForModel("llama3")).toBeUndefined();
     expect(encodingForModel("gpt-4oo")).toBeUndefined();
+    // A typo of gpt-4o-mini is not gpt-4o (which costs eight times as much).
+    expect(encodingForModel("gpt-4o-mni")).toBeUndefined();
+    expect(encodingForModel("gpt-4o-2024-08-06")).toBe("o200k_base");
+    expect(encodingForModel("gpt-4-0613")).toBe("cl100k_base");
+    expect(encodingForModel("gpt-4-turbo-preview")).toBe("cl100k_base");
+    expect(encodingForModel("chatgpt-4o-latest")).toBe("o200k_base");
+    expect(closestOpenAiModels("gpt-4o-mni")[0]).toBe("gpt-4o-mini");
+    expect(() => resolveTokenizer("gpt-4o-mni")).toThrow(/Closest OpenAI models: gpt-4o-mini/);
   });
 
   it("resolves encodings, models, bundled names and folders", () => {

@@ -2,7 +2,7 @@ import { existsSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { basename, dirname, resolve } from "node:path";
 import { CurateError } from "@curate/core";
-import { encodingForModel, openAiEncodings } from "./openai.js";
+import { closestOpenAiModels, encodingForModel, openAiEncodings } from "./openai.js";
 import type { OpenAiEncoding, TokenizerEngine, TokenizerSpec } from "./types.js";
 
 /**
@@ -78,7 +78,10 @@ export function resolveTokenizer(name: string, options: ResolveOptions = {}): To
   throw tokenizerError(
     `unknown tokenizer "${trimmed}". Use an OpenAI encoding (${openAiEncodings.join(", ")}), an OpenAI model ` +
       `(gpt-4o-mini, gpt-4.1, gpt-3.5-turbo, ...), a bundled name (${Object.keys(namedTokenizers).join(", ")}) or a ` +
-      "folder holding tokenizer.json and tokenizer_config.json.",
+      "folder holding tokenizer.json and tokenizer_config.json." +
+      (/^(gpt|o\d|chatgpt|text-|davinci|babbage|ft:)/i.test(trimmed)
+        ? ` Closest OpenAI models: ${closestOpenAiModels(trimmed).join(", ")}.`
+        : ""),
   );
 }
 

@@ -1,4 +1,5 @@
 import { CurateError } from "@curate/core";
+import { encodingForModel } from "@curate/tokenizer-worker";
 
 /**
  * OpenAI supervised fine-tuning prices, USD per 1M training tokens, and the longest training example each model
@@ -70,6 +71,8 @@ export interface CostEstimate {
 
 /** The table row for a model name (`ft:` names by their base model; dated snapshots by prefix). */
 export function priceFor(model: string): (typeof fineTuningPrices.models)[number] | undefined {
+  // A name that is not a known model (a typo such as gpt-4o-mni) has no price: by prefix alone it was gpt-4o's.
+  if (encodingForModel(model) === undefined) return undefined;
   const name = model.startsWith("ft:") ? (model.split(":")[1] ?? "") : model;
   return fineTuningPrices.models.find((m) => name === m.prefix || name.startsWith(`${m.prefix}-`));
 }

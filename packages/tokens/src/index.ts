@@ -1,6 +1,7 @@
 // The tokenizer side, for callers that depend on this package only (the CLI).
 export {
   closeSharedPool,
+  closestOpenAiModels,
   describeSpec,
   encodingForModel,
   openTokenizer,

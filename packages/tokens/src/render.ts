@@ -40,6 +40,7 @@ export function renderStats(
   ];
   if (summary.maxTokens !== undefined)
     rows.push([`over --max-tokens ${number(summary.maxTokens)}`, number(summary.overMax)]);
+  if (summary.truncated > 0) rows.push(["truncated (counted as written)", number(summary.truncated)]);
   if (summary.minTokens !== undefined)
     rows.push([`under --min-tokens ${number(summary.minTokens)}`, number(summary.underMin)]);
   if (summary.estimated > 0) rows.push(["estimated counts", number(summary.estimated)]);

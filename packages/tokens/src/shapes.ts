@@ -1,3 +1,4 @@
+import { convert } from "@curate/formats";
 import type { ChatInput, ChatMessage } from "@curate/tokenizer-worker";
 
 /**
@@ -184,11 +185,17 @@ export function planFor(record: unknown): Plan | undefined {
     const input = str(record.input);
     const system = str(record.system);
     const user = input === "" ? record.instruction : `${record.instruction}\n\n${input}`;
-    const messages: ChatMessage[] = [
-      ...(system === "" ? [] : [{ role: "system", content: system }]),
-      { role: "user", content: user },
-      { role: "assistant", content: output },
-    ];
+    // The conversation @curate/formats converts the record to (with `history` turns), so that `--max-tokens` filters
+    // on what `--to chat` writes; a record that does not convert (odd history) is counted as its last turn.
+    const converted = outputKey === "output" ? convert(record, "alpaca", "chat", { extra: "drop" }) : undefined;
+    const messages: ChatMessage[] =
+      converted?.ok === true && Array.isArray(converted.record.messages)
+        ? (converted.record.messages as ChatMessage[])
+        : [
+            ...(system === "" ? [] : [{ role: "system", content: system }]),
+            { role: "user", content: user },
+            { role: "assistant", content: output },
+          ];
     return {
       shape: "alpaca",
       sequences: [{ chat: { messages } }],

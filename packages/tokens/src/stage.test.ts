@@ -61,6 +61,34 @@ describe("countTokens", () => {
     expect(tokens[5]?.total).toBe(n("Plain pretraining text. ".repeat(30)));
   });
 
+  it("counts an alpaca record's history: the conversation `convert --to chat` writes", async () => {
+    const alpaca = {
+      instruction: "And in Spanish?",
+      output: "Buenos días",
+      history: [["Translate 'good morning' to German.", "Guten Morgen"]],
+    };
+    const chatOf = {
+      messages: [
+        { role: "user", content: "Translate 'good morning' to German." },
+        { role: "assistant", content: "Guten Morgen" },
+        { role: "user", content: "And in Spanish?" },
+        { role: "assistant", content: "Buenos días" },
+      ],
+    };
+    const { kept } = await runStage(countTokens(opts), [alpaca, chatOf]);
+    const [a, c] = kept.map((r) => (r.meta!.tokens as { total: number }).total);
+    expect(a).toBe(c);
+    expect(a).toBe(
+      3 * 4 +
+        4 +
+        n("Translate 'good morning' to German.") +
+        n("Guten Morgen") +
+        n("And in Spanish?") +
+        n("Buenos días") +
+        3,
+    );
+  });
+
   it("rejects over --max-tokens and under --min-tokens with the count", async () => {
     const { kept, rejected } = await runStage(countTokens({ ...opts, maxTokens: 60, minTokens: 12 }), records);
     const reasons = rejected.map((r) => ({ line: r.item.source.line, ...r.reason }));
@@ -115,11 +143,16 @@ describe("countTokens", () => {
         ],
       },
     ];
-    const { kept, rejected, warnings } = await runStage(
-      countTokens({ ...opts, maxTokens: 50, onOverflow: "truncate" }),
-      input,
-    );
+    const stage = countTokens({ ...opts, maxTokens: 50, onOverflow: "truncate" });
+    const { kept, rejected, warnings } = await runStage(stage, input);
     expect(kept.map((r) => r.source.line)).toEqual([1, 2, 3]);
+    // The statistics describe what was written: the three kept records at ≤ 50 tokens (the two refused ones at
+    // their full length, as rejects), and how many were cut.
+    const summary = stage.stats.summary();
+    expect(summary).toMatchObject({ records: 5, truncated: 3, overMax: 5 });
+    const written = kept.map((r) => r.meta!.tokens!.total).sort((a, b) => a - b);
+    expect(summary.min).toBe(written[0]);
+    expect(summary.median).toBeLessThanOrEqual(50);
     for (const record of kept) expect(record.meta?.tokens?.total).toBeLessThanOrEqual(50);
     expect(kept[0]!.meta?.tokens?.total).toBe(50);
     const completion = (kept[0]!.data as { completion: string }).completion;

@@ -156,11 +156,15 @@ export function countTokens(options: CountTokensOptions): CountTokensStage {
         ctx.reject(item, { code: "chat_template_error", message: `tokens: the chat template failed: ${error}` });
         continue;
       }
-      stats.add(counts.total, counts.trainable, {
-        shape: plan.shape,
-        exact: counts.exact,
-        ...(counts.fields ? { fields: counts.fields } : {}),
-      });
+      // The statistics describe the records as written: a truncated record by its length after truncation (its
+      // count before still decides `overMax`).
+      const record = (c: typeof counts) =>
+        stats.add(c.total, c.trainable, {
+          shape: plan.shape,
+          exact: c.exact,
+          ...(c.fields ? { fields: c.fields } : {}),
+          original: counts.total,
+        });
       let kept: Envelope = item;
       let final = counts;
       if (maxTokens !== undefined && counts.total > maxTokens) {
@@ -172,12 +176,14 @@ export function countTokens(options: CountTokensOptions): CountTokensStage {
           );
         }
         if (onOverflow === "drop") {
+          record(counts);
           ctx.reject(item, tooMany(counts.total, maxTokens));
           continue;
         }
         if (onOverflow === "truncate") {
           const truncated = await truncateRecord(item, plan, counts, maxTokens, counter);
           if (typeof truncated === "string") {
+            record(counts);
             ctx.reject(item, {
               ...tooMany(counts.total, maxTokens),
               message: `${tooMany(counts.total, maxTokens).message}; ${truncated}`,
@@ -194,6 +200,7 @@ export function countTokens(options: CountTokensOptions): CountTokensStage {
           });
         }
       }
+      record(final);
       if (minTokens !== undefined && final.total < minTokens) {
         ctx.reject(item, {
           code: "too_few_tokens",

@@ -4,14 +4,14 @@ import { renderStats, statsJson } from "./render.js";
 import { TokenStats } from "./stats.js";
 
 describe("TokenStats", () => {
-  it("computes exact order statistics: nearest-rank p5/p95, median of the middle two", () => {
+  it("computes exact order statistics: nearest-rank p5/p50/p95", () => {
     const stats = new TokenStats({ maxTokens: 90, minTokens: 3 });
     // 1..100 in a scrambled order
     for (let i = 0; i < 100; i++) stats.add(((i * 37) % 100) + 1, 1);
     const s = stats.summary();
     expect(s).toMatchObject({ records: 100, totalTokens: 5050, trainableTokens: 100, min: 1, max: 100 });
     expect(s.mean).toBe(50.5);
-    expect(s.median).toBe(50.5);
+    expect(s.median).toBe(50);
     expect(s.p5).toBe(5);
     expect(s.p95).toBe(95);
     expect(s.overMax).toBe(10);
@@ -31,6 +31,12 @@ describe("TokenStats", () => {
     expect(s.histogram.at(-1)).toMatchObject({ to: 1_000_000, records: 1 });
     expect(s.histogram.length).toBeLessThan(20);
     expect(s).toMatchObject({ shapes: { chat: 1 }, fields: { output: 7 }, estimated: 1, median: 200 });
+  });
+
+  it("reports the same median as the manifest's p50 ([10, 20, 30, 1000] → 20, not 25)", () => {
+    const stats = new TokenStats();
+    for (const n of [1000, 10, 30, 20]) stats.add(n);
+    expect(stats.summary().median).toBe(20);
   });
 
   it("handles no records", () => {
@@ -83,6 +89,10 @@ describe("cost estimate", () => {
     expect(priced.cost).toBeCloseTo(0.04, 6);
     expect(estimateCost([5], { model: "unknown-model" }).cost).toBeUndefined();
     expect(priceFor("ft:gpt-4.1-mini-2025-04-14:org::x")?.price).toBe(5);
+    // A typo of a model name is not priced as the model it starts with (gpt-4o-mni is not gpt-4o).
+    expect(priceFor("gpt-4o-mni")).toBeUndefined();
+    expect(estimateCost([1000], { model: "gpt-4o-mni" }).cost).toBeUndefined();
+    expect(priceFor("gpt-4o-mini-2024-07-18")?.price).toBe(3);
     expect(() => estimateCost([1], { price: -1 })).toThrow(/price/);
   });
 });

@@ -1,3 +1,5 @@
+import { median, nearestRank } from "@curate/core";
+
 /**
  * Token-length statistics with exact order statistics. Every counted length is kept in a growable `Uint32Array`
  * (4 bytes per record: 4 MB per million records), so min, max, median, p5, p95 and the histogram are computed from
@@ -48,7 +50,7 @@ export interface TokenSummary {
   readonly min: number;
   readonly max: number;
   readonly mean: number;
-  /** Middle value; the mean of the two middle values for an even count. */
+  /** The nearest-rank p50 (`median` in @curate/core): the same number the manifest calls p50. */
   readonly median: number;
   /** Nearest-rank percentiles: the smallest length with at least 5% (95%) of records at or below it. */
   readonly p5: number;
@@ -57,6 +59,8 @@ export interface TokenSummary {
   readonly minTokens?: number;
   readonly overMax: number;
   readonly underMin: number;
+  /** Records cut to `maxTokens` (`--on-overflow truncate`); the other statistics count them at their new length. */
+  readonly truncated: number;
   /** Records whose count is an estimate (OpenAI message accounting, templates without located turns). */
   readonly estimated: number;
   /** Sum of tokens per field (`instruction`, `output`, `prompt`, ...), for shapes that have fields. */
@@ -80,6 +84,7 @@ export class TokenStats {
   private trainable = 0;
   private overMax = 0;
   private underMin = 0;
+  private truncated = 0;
   private estimated = 0;
   private fields: Record<string, number> = {};
   private shapes: Record<string, number> = {};
@@ -93,12 +98,15 @@ export class TokenStats {
   add(
     total: number,
     trainable = 0,
-    extra: { fields?: Readonly<Record<string, number>>; shape?: string; exact?: boolean } = {},
+    extra: { fields?: Readonly<Record<string, number>>; shape?: string; exact?: boolean; original?: number } = {},
   ) {
+    // `original`: the count before truncation; `total` is what was written.
+    const original = extra.original ?? total;
     this.lengths.push(total);
     this.total += total;
     this.trainable += trainable;
-    if (this.maxTokens !== undefined && total > this.maxTokens) this.overMax++;
+    if (original !== total) this.truncated++;
+    if (this.maxTokens !== undefined && original > this.maxTokens) this.overMax++;
     if (this.minTokens !== undefined && total < this.minTokens) this.underMin++;
     if (extra.exact === false) this.estimated++;
     if (extra.shape !== undefined) this.shapes[extra.shape] = (this.shapes[extra.shape] ?? 0) + 1;
@@ -123,6 +131,7 @@ export class TokenStats {
     this.trainable += other.trainable;
     this.overMax += other.overMax;
     this.underMin += other.underMin;
+    this.truncated += other.truncated;
     this.estimated += other.estimated;
     for (const [k, v] of Object.entries(other.fields)) this.fields[k] = (this.fields[k] ?? 0) + v;
     for (const [k, v] of Object.entries(other.shapes)) this.shapes[k] = (this.shapes[k] ?? 0) + v;
@@ -141,7 +150,6 @@ export class TokenStats {
     const sorted = this.lengths.sorted();
     const n = sorted.length;
     const at = (rank: number) => sorted[Math.min(n - 1, Math.max(0, rank))] ?? 0;
-    const median = n === 0 ? 0 : n % 2 === 1 ? at((n - 1) / 2) : (at(n / 2 - 1) + at(n / 2)) / 2;
     return {
       records: n,
       totalTokens: this.total,
@@ -149,13 +157,14 @@ export class TokenStats {
       min: n === 0 ? 0 : at(0),
       max: n === 0 ? 0 : at(n - 1),
       mean: n === 0 ? 0 : this.total / n,
-      median,
-      p5: n === 0 ? 0 : at(Math.ceil(0.05 * n) - 1),
-      p95: n === 0 ? 0 : at(Math.ceil(0.95 * n) - 1),
+      median: median(sorted),
+      p5: nearestRank(sorted, 5),
+      p95: nearestRank(sorted, 95),
       ...(this.maxTokens === undefined ? {} : { maxTokens: this.maxTokens }),
       ...(this.minTokens === undefined ? {} : { minTokens: this.minTokens }),
       overMax: this.overMax,
       underMin: this.underMin,
+      truncated: this.truncated,
       estimated: this.estimated,
       fields: { ...this.fields },
       shapes: { ...this.shapes },

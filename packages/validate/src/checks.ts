@@ -46,7 +46,8 @@ function checkText(value: unknown, path: Path, what: string, out: Issues): void 
     out.add(
       "missing_content",
       path,
-      `${what} is ${text === "" ? "empty" : "whitespace only"}`,
+      // The path is printed before the message: "output is empty", never "output output is empty".
+      `${what === String(path.at(-1)) ? "" : `${what} `}is ${text === "" ? "empty" : "whitespace only"}`,
       "non-empty text",
       describeValue(value),
     );
@@ -255,6 +256,33 @@ export function checkMessages(messages: unknown, base: Path, options: Conversati
 
 function checkChat(record: Rec, out: Issues): void {
   checkMessages(record.messages, ["messages"], { trained: true, tools: record.tools }, out);
+  checkHasUser(record.messages, "role", "user", ["messages"], out);
+}
+
+const CHAT_ROLES = new Set(["system", "developer", "user", "assistant", "tool"]);
+const SHAREGPT_ROLES = new Set(["human", "gpt", "system", "tool", "function_call", "observation"]);
+
+/** `missing_user_message`: a conversation with turns but none from the user; the answer replies to nothing. */
+function checkHasUser(turns: unknown, key: "role" | "from", user: string, path: Path, out: Issues): void {
+  if (!Array.isArray(turns) || turns.length === 0) return;
+  // Only for conversations whose roles are all known and that have an answer: a bad role or a missing assistant is
+  // already an error that says more.
+  const known = key === "role" ? CHAT_ROLES : SHAREGPT_ROLES;
+  const assistant = key === "role" ? "assistant" : "gpt";
+  let answered = false;
+  for (const turn of turns) {
+    if (!isRec(turn) || !known.has(turn[key] as string)) return;
+    if (turn[key] === user) return;
+    if (turn[key] === assistant) answered = true;
+  }
+  if (!answered) return;
+  out.add(
+    "missing_user_message",
+    path,
+    `no ${user} message: the assistant answers nothing`,
+    `at least one ${user} message`,
+    "none",
+  );
 }
 
 function checkAlpaca(record: Rec, out: Issues): void {
@@ -286,6 +314,7 @@ const sharegptRole: Record<string, "user" | "assistant" | "tool" | "system"> = {
 function checkSharegpt(record: Rec, out: Issues): void {
   const turns = record.conversations;
   if (!Array.isArray(turns)) return;
+  checkHasUser(turns, "from", "human", ["conversations"], out);
   let previous: { role: string; index: number } | undefined;
   let pendingCalls = 0;
   let lastCall: Path | undefined;

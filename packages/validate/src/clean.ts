@@ -107,6 +107,7 @@ function cleanChat(record: Rec): boolean {
   if (!Array.isArray(messages) || messages.length === 0) return false;
   let previous = ""; // the last user or assistant role
   let trainable = 0;
+  let users = 0;
   for (let i = 0; i < messages.length; i++) {
     const message: unknown = messages[i];
     if (!isRecord(message)) return false;
@@ -139,12 +140,14 @@ function cleanChat(record: Rec): boolean {
       if (role === "user") {
         if (previous === "user") return false;
         previous = role;
+        users++;
       } else if ((role !== "system" && role !== "developer") || i > 0) return false;
     }
   }
   // Every message after the first is a user or assistant one, so the last of those is the last message: the
   // conversation ends with the assistant's reply, and trains on at least one message.
-  return previous === "assistant" && trainable > 0;
+  // A conversation without a user message takes the reference path (`missing_user_message`).
+  return previous === "assistant" && trainable > 0 && users > 0;
 }
 
 /** `{ instruction, input?, output, system? }` with string values; `history` takes the reference path. */
@@ -187,12 +190,14 @@ function cleanSharegpt(record: Rec): boolean {
     if (!hasOwn(record, key)) return false;
     const value = record[key];
     if (key === "conversations") turns = value;
-    else if (key === "system") {
+    else if (key === "system" || key === "id") {
+      // `id` is FastChat's conversation id, part of the format.
       if (typeof value !== "string" || SUSPECT.test(value)) return false;
     } else if (!allowExtra(record, key)) return false;
   }
   if (!Array.isArray(turns) || turns.length === 0) return false;
   let previous = "";
+  let humans = 0;
   for (let i = 0; i < turns.length; i++) {
     const turn: unknown = turns[i];
     if (!isRecord(turn)) return false;
@@ -210,10 +215,11 @@ function cleanSharegpt(record: Rec): boolean {
     if (from === "human" || from === "gpt") {
       if (previous === from) return false;
       previous = from;
+      if (from === "human") humans++;
     } else if (from !== "system" || i > 0) return false;
   }
   // As in chat, the last human or gpt turn is the last turn.
-  return previous === "gpt";
+  return previous === "gpt" && humans > 0;
 }
 
 const NONE: readonly string[] = Object.freeze([]);

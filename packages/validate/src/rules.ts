@@ -167,6 +167,13 @@ export const rules = [
     description: "Two user or two assistant messages in a row.",
   },
   {
+    code: "missing_user_message",
+    severity: "warn",
+    formats: "chat, sharegpt",
+    description:
+      "No user (ShareGPT: human) message: the model learns to answer nothing (the OpenAI cookbook counts these).",
+  },
+  {
     code: "control_characters",
     severity: "warn",
     formats: "all",

@@ -187,6 +187,8 @@ describe("rules", () => {
     ["missing_content", "prompt_completion", { prompt: "Roses are red", completion: "" }],
     ["missing_content", "pairs", { prompt: "Best pizza topping?", chosen: "", rejected: "Pineapple" }],
     ["example_missing_assistant_message", "chat", chat({ role: "system", content: "Be kind." }, user("Hello?"))],
+    ["missing_user_message", "chat", chat({ role: "system", content: "You are a pirate." }, assistant("Arr, matey!"))],
+    ["missing_user_message", "sharegpt", { conversations: [{ from: "gpt", value: "Welcome aboard." }] }],
     ["example_missing_assistant_message", "sharegpt", { conversations: [{ from: "human", value: "Hello?" }] }],
     ["last_message_not_assistant", "chat", chat(user("Hi"), assistant("Hello!"), user("Bye"))],
     [

@@ -81,6 +81,8 @@ export class AtomicFileWriter {
   close(): void {
     if (this.fd === undefined) return;
     this.flush();
+    // An empty .gz file is not valid gzip (gunzip and zcat fail on it): write one empty member.
+    if (this.gzip && this.bytesWritten === 0) this.writeBytes(gzipSync(Buffer.alloc(0)));
     try {
       fsyncSync(this.fd);
       closeSync(this.fd);

@@ -1,3 +1,4 @@
+import { median, nearestRank } from "@curate/core";
 import type { SplitTokens, TokenStats } from "./manifest.js";
 
 /**
@@ -33,15 +34,14 @@ export function tokenStats(values: Uint32Array): TokenStats {
   const sorted = Uint32Array.from(values).sort();
   let sum = 0;
   for (const v of sorted) sum += v;
-  const rank = (p: number) => sorted[Math.max(0, Math.ceil((p / 100) * n) - 1)]!;
   return {
     records: n,
     sum,
     min: sorted[0]!,
     max: sorted[n - 1]!,
     mean: Math.round((sum / n) * 100) / 100,
-    p50: rank(50),
-    p95: rank(95),
+    p50: median(sorted),
+    p95: nearestRank(sorted, 95),
   };
 }
 

@@ -8,10 +8,12 @@ import {
   type IoOptions,
   note,
   parseInteger,
+  printJson,
   runCommand,
   summaryJson,
   summaryTable,
 } from "../common.js";
+import { checkJsonStdout } from "../json-output.js";
 
 const help = `
 Examples:
@@ -94,6 +96,7 @@ export function registerConvert(program: Command): void {
       );
     }
     const out = options.out ?? "-";
+    checkJsonStdout("convert", options.json, out);
     const errors = stdoutSink(process.stderr);
     let shown = 0;
     let problems = 0;
@@ -124,10 +127,7 @@ export function registerConvert(program: Command): void {
     }
     if (result.totals.rejected > 0) process.exitCode = 1;
     if (options.json) {
-      // stdout carries records unless --out names a file.
-      const text = JSON.stringify({ ...summaryJson(result), to, from }, null, 2);
-      if (out === "-") note(text);
-      else process.stdout.write(`${text}\n`);
+      printJson({ ...summaryJson(result), to, from });
       return;
     }
     if (options.quiet) return;

@@ -1,5 +1,5 @@
 import type { Duplicate, Stage, Warning } from "@curate/core";
-import type { DecontaminationStats, DedupStats, NearDedupStats } from "@curate/dedup";
+import type { DecontaminationStats, DedupStats, NearDedupStats, UnrecognizedShapes } from "@curate/dedup";
 import { optionSpec } from "@curate/pipeline/options";
 import type { Command } from "commander";
 import {
@@ -9,10 +9,12 @@ import {
   note,
   openSink,
   optionFrom,
+  printJson,
   runCommand,
   summaryJson,
   table,
 } from "../common.js";
+import { checkJsonStdout } from "../json-output.js";
 
 const examples = `
 Examples:
@@ -125,6 +127,19 @@ function summaryRows(result: CommandRunResult, built: DedupStages): (string | nu
   return rows;
 }
 
+/** The warning for records no known format fits: how they were keyed, and how to choose the key. */
+function unrecognizedNote(u: UnrecognizedShapes): string {
+  const fields = u.keys.filter((k) => k !== "id");
+  return (
+    `warning: ${u.records} record(s) fit no known format (keys ${u.keys.join(", ")}; first at ${u.first.file}:${u.first.line}). ` +
+    "Exact dedup keyed each by the whole record (canonical JSON), near dedup by all its text fields. " +
+    `To say which fields make two records the same, use --key, e.g. ${fields
+      .slice(0, 3)
+      .map((k) => `--key ${k}`)
+      .join(" ")}`
+  );
+}
+
 function jsonSummary(result: CommandRunResult, built: DedupStages): Record<string, unknown> {
   return {
     ...summaryJson(result),
@@ -159,6 +174,7 @@ export function registerDedup(program: Command): void {
     .addOption(optionFrom(optionSpec("threads")));
   addIoOptions(command, { duplicates: true });
   command.addHelpText("after", examples).action(async (inputs: string[], options: DedupCommandOptions) => {
+    checkJsonStdout("dedup", options.json, options.out ?? "-");
     const built = await buildStages(options);
     const { duplicateLine } = await import("@curate/write");
     // Flagged duplicates stay in the output; they are listed in --duplicates too, marked as flagged.
@@ -202,11 +218,13 @@ export function registerDedup(program: Command): void {
 
     if (result.totals.rejected > 0) process.exitCode = 1;
     if (options.json) {
-      note(JSON.stringify(jsonSummary(result, built), null, 2));
+      printJson(jsonSummary(result, built));
       return;
     }
     if (options.quiet) return;
     note(table(summaryRows(result, built)));
+    const unknown = built.exact?.stats.unrecognized ?? built.near?.stats.unrecognized;
+    if (unknown !== undefined) note(unrecognizedNote(unknown));
     const d = built.decontaminate?.stats;
     if (d) {
       const lines = [
@@ -216,7 +234,7 @@ export function registerDedup(program: Command): void {
       note(
         `decontamination: ${d.contaminated} record(s) share a ${options.ngram}-word sequence with ${d.evalRecords} eval record(s)` +
           (d.evalTooShort > 0
-            ? ` (${d.evalTooShort} eval record(s) shorter than ${options.ngram} words not checked)`
+            ? ` (${d.evalTooShort} eval record(s) shorter than ${options.ngram} words checked by exact match of the normalised text: ${d.exactMatches} training record(s) matched one)`
             : "") +
           (d.evalUnreadable > 0 ? `; ${d.evalUnreadable} eval line(s) could not be read` : ""),
       );

@@ -1,5 +1,6 @@
 import { statSync } from "node:fs";
 import { join } from "node:path";
+import { isCurateError, UsageError } from "@curate/core";
 import type { Command } from "commander";
 import { note, printJson, table } from "../common.js";
 
@@ -37,7 +38,14 @@ export function registerReport(program: Command): void {
       const { AtomicFileWriter, manifestSummaryJson, readManifest, renderReportHtml, summaryNotes, summaryRows } =
         await import("@curate/write");
       const file = isFolder(path) ? join(path, "manifest.json") : path;
-      const manifest = readManifest(file);
+      let manifest: ReturnType<typeof readManifest>;
+      try {
+        manifest = readManifest(file);
+      } catch (error) {
+        // Not a manifest (not JSON, another JSON file, a missing file) is a wrong argument: a usage error, exit 2.
+        if (isCurateError(error) && error.exitCode !== 2) throw new UsageError(error.message, { cause: error });
+        throw error;
+      }
       if (options.json) printJson(manifestSummaryJson(manifest));
       else process.stdout.write(`${[table(summaryRows(manifest)), ...summaryNotes(manifest)].join("\n")}\n`);
       if (options.html !== undefined) {

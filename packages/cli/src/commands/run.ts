@@ -189,6 +189,7 @@ export async function runConfigured(
     output.quiet || output.json,
   );
   let manifest: Manifest;
+  const mix = new (await import("../format-mix.js")).FormatMix();
   try {
     manifest = await runDataset({
       dir: config.out!,
@@ -203,6 +204,11 @@ export async function runConfigured(
         onBytes: progress.bytes,
       }),
       stages,
+      // Not a transform: it counts the formats of the records written (the data goes out as it is).
+      transform: (item) => {
+        mix.add(item);
+        return item.data;
+      },
       config: { command: output.command ?? "run", ...config, inputs: inputs.length > 0 ? inputs : ["-"] },
       seed: config.seed ?? DEFAULT_SEED,
       toolVersion: version,
@@ -211,8 +217,11 @@ export async function runConfigured(
   } finally {
     progress.done();
   }
-  if (output.json) printJson({ out: resolve(config.out!), ...manifestSummaryJson(manifest) });
+  const mixed = mix.warning();
+  if (output.json)
+    printJson({ out: resolve(config.out!), ...manifestSummaryJson(manifest), ...(mixed ? { warnings: [mixed] } : {}) });
   else if (!output.quiet) {
+    if (mixed) note(mixed);
     note(table(summaryRows(manifest)));
     for (const line of summaryNotes(manifest)) note(line);
     note(`wrote ${manifest.outputs.map((o) => o.path).join(", ")} and manifest.json to ${config.out}`);

@@ -11,7 +11,7 @@ Examples:
   $ curate split data/ --split train=0.8,test=0.2 --seed 7 --out out/
   $ curate split data.jsonl --test-size 500 --validation-size 500 --out out/   exact held-out sizes
   $ curate split data.jsonl --stratify-by category --group-by conversation_id --out out/
-  $ cat raw.jsonl | curate validate | curate dedup --near | curate split --out out/ --compress
+  $ cat raw.jsonl | curate validate --out - | curate dedup --near | curate split --out out/ --compress
 
 Writes DIR/train.jsonl, validation.jsonl, test.jsonl (.jsonl.gz with --compress), rejects.jsonl,
 duplicates.jsonl and manifest.json. A record's split depends only on (seed, key): adding records never

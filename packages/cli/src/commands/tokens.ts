@@ -7,18 +7,20 @@ import {
   note,
   parseInteger,
   parsePositive,
+  printJson,
   runCommand,
   summaryJson,
   summaryTable,
   usage,
 } from "../common.js";
+import { checkJsonStdout } from "../json-output.js";
 
 const examples = `
 Examples:
   $ curate tokens data.jsonl --model gpt-4o-mini                 counts, histogram and fine-tuning cost
   $ curate tokens data/ --tokenizer llama3 --max-tokens 4096 --out fit.jsonl --rejects too-long.jsonl
   $ curate tokens data.jsonl --tokenizer ./models/qwen --max-tokens 2048 --on-overflow truncate > out.jsonl
-  $ curate tokens data.jsonl --tokenizer o200k_base --min-tokens 8 --json 2> stats.json > kept.jsonl
+  $ curate tokens data.jsonl --tokenizer o200k_base --min-tokens 8 --out kept.jsonl --json > stats.json
   $ cat raw.jsonl | curate tokens --model gpt-4.1-mini --price 5 --epochs 2 --out /dev/null
 
 Tokenizers: OpenAI encodings (o200k_base, cl100k_base, p50k_base, r50k_base) or models (--model
@@ -32,7 +34,7 @@ tokens per message, 1 per name, 3 to prime the reply; tools by the cookbook form
 Literal special-token strings such as <|endoftext|> are plain text for OpenAI encodings and special tokens
 for Hugging Face tokenizers (what their trainers do).
 
-Records pass through to stdout (or --out); the statistics go to stderr, as a table or, with --json, JSON.
+Records pass through to stdout (or --out); the statistics go to stderr as a table or, with --json, to stdout as JSON (then --out FILE is needed for the records).
 --on-overflow: drop (reject with too_many_tokens; default), keep, fail (stop, exit 1), or truncate the last
 trainable text (alpaca output, completion, text, final assistant message; never preference records).
 --annotate FIELD adds the counts to each record under FIELD: useful for inspection, but an extra key can
@@ -104,14 +106,25 @@ export function registerTokens(program: Command): void {
 }
 
 async function runTokens(inputs: string[], options: TokensCommandOptions): Promise<void> {
+  checkJsonStdout("tokens", options.json, options.out ?? "-");
   if (options.tokenizer === undefined && options.model === undefined) {
     usage("curate tokens needs --tokenizer NAME|DIR or --model NAME (e.g. --model gpt-4o-mini, --tokenizer llama3)");
   }
   // Loaded here, not at the top: other commands never pay for the tokens package (and it loads tokenizers lazily).
-  const { closeSharedPool, countTokens, encodingForModel, estimateCost, renderStats, resolveTokenizer, statsJson } =
-    await import("@curate/tokens");
+  const {
+    closeSharedPool,
+    closestOpenAiModels,
+    countTokens,
+    encodingForModel,
+    estimateCost,
+    renderStats,
+    resolveTokenizer,
+    statsJson,
+  } = await import("@curate/tokens");
   if (options.model !== undefined && encodingForModel(options.model) === undefined) {
-    usage(`--model ${options.model} is not an OpenAI model; use --tokenizer for other tokenizers`);
+    usage(
+      `--model ${options.model} is not an OpenAI model curate knows (closest: ${closestOpenAiModels(options.model).join(", ")}); use --tokenizer for other tokenizers, --price to price an unlisted model`,
+    );
   }
   const engine = options.engine === undefined ? {} : { engine: options.engine };
   const spec = resolveTokenizer(options.tokenizer ?? options.model!, engine);
@@ -154,8 +167,7 @@ async function runTokens(inputs: string[], options: TokensCommandOptions): Promi
       : undefined;
   const context = { ...(info === undefined ? {} : { info }), ...(cost === undefined ? {} : { cost }) };
   if (options.json) {
-    // Records own stdout; the machine-readable summary goes to stderr, as every data command's does.
-    note(JSON.stringify({ ...summaryJson(result), tokens: statsJson(summary, context) }, null, 2));
+    printJson({ ...summaryJson(result), tokens: statsJson(summary, context) });
     return;
   }
   if (options.quiet) return;

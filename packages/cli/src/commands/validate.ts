@@ -14,6 +14,7 @@ import {
   runCommand,
   table,
 } from "../common.js";
+import { checkJsonStdout } from "../json-output.js";
 
 // The formats and rules come from @curate/formats and @curate/validate (zod schemas): loaded when `validate` is the
 // command being run (see `beforeParse`), never by `curate --help` or the other commands.
@@ -33,8 +34,8 @@ Output:
     data/train.jsonl:17 error unrecognized_role messages[1].role expected one of system|developer|user|assistant|tool, found "wizard"
   then a summary (records, valid, problems by code). Valid records are written only with --out
   (--out - writes them to stdout). With --json, diagnostics and the summary are JSON lines
-  ({"type":"diagnostic",...} per problem, then one {"type":"summary",...}) on stdout, or on stderr
-  when --out - puts the records on stdout: stdout never mixes records and diagnostics.`;
+  ({"type":"diagnostic",...} per problem, then one {"type":"summary",...}) on stdout, as every command's
+  --json is; --json with --out - is refused (exit 2): stdout never mixes records and diagnostics.`;
 
 const exitCodes =
   "Exit codes: 0 every record is valid (warnings allowed), 1 some records are invalid, 2 usage or internal error.";
@@ -59,6 +60,7 @@ interface ValidateCommandOptions extends IoOptions {
   strict?: boolean;
   rule?: string[];
   maxErrors?: number;
+  perCode: number;
 }
 
 /** Diagnostics held back at most, to print them in line order (beyond this they are printed as they are). */
@@ -78,6 +80,11 @@ class DiagnosticPrinter {
   private shownWarnings = 0;
   private held = new Map<string, Diagnostic[]>();
   private heldCount = 0;
+  /** Per file, records per `code path`: what `explainFailures` reads. */
+  readonly issuesByFile = new Map<string, Map<string, number>>();
+  /** Text lines printed per `severity code`, and those held back beyond `perCode`. */
+  private shownByCode = new Map<string, number>();
+  readonly suppressed = new Map<string, number>();
 
   constructor(
     private readonly formatDiagnostic: (d: Diagnostic) => string,
@@ -85,9 +92,18 @@ class DiagnosticPrinter {
     private readonly json: boolean,
     private readonly limit: number | undefined,
     private readonly showWarnings: boolean,
+    /** Text output shows the first `perCode` diagnostics of each code, then counts the rest (0: no limit). */
+    private readonly perCode: number,
   ) {}
 
   add(d: Diagnostic): void {
+    let issues = this.issuesByFile.get(d.file);
+    if (!issues) {
+      issues = new Map();
+      this.issuesByFile.set(d.file, issues);
+    }
+    const key = `${d.code} ${d.path ?? ""}`;
+    issues.set(key, (issues.get(key) ?? 0) + 1);
     const isError = d.severity === "error";
     const byCode = isError ? this.errorsByCode : this.warningsByCode;
     byCode[d.code] = (byCode[d.code] ?? 0) + 1;
@@ -115,7 +131,25 @@ class DiagnosticPrinter {
   private print(d: Diagnostic): void {
     const shown = d.severity === "error" ? ++this.shownErrors : ++this.shownWarnings;
     if (this.limit !== undefined && shown > this.limit) return;
+    if (!this.json && this.perCode > 0) {
+      // Repeats are grouped: the first few of each code show what is wrong, the count says how often.
+      const code = `${d.severity} ${d.code}`;
+      const n = (this.shownByCode.get(code) ?? 0) + 1;
+      this.shownByCode.set(code, n);
+      if (n > this.perCode) {
+        this.suppressed.set(code, (this.suppressed.get(code) ?? 0) + 1);
+        return;
+      }
+    }
     this.sink.write(this.json ? `${JSON.stringify({ type: "diagnostic", ...d })}\n` : `${this.formatDiagnostic(d)}\n`);
+  }
+
+  /** Lines counting the repeats `perCode` held back, one per code. */
+  grouped(): string[] {
+    return [...this.suppressed].map(
+      ([code, n]) =>
+        `… ${formatCount(n)} more ${code.split(" ")[1]} ${code.startsWith("error") ? "errors" : "warnings"} like the ${this.perCode} above (--per-code 0 lists them all)`,
+    );
   }
 
   /** A line saying how many were not shown, when --max-errors cut the list. */
@@ -153,6 +187,14 @@ export function registerValidate(program: Command): void {
       new Option("--max-errors <n>", "list at most N errors and N warnings (the summary still counts all)").argParser(
         parseInteger,
       ),
+    )
+    .addOption(
+      new Option(
+        "--per-code <n>",
+        "list the first N problems of each code, then count the rest (0: list all; --json lists all)",
+      )
+        .argParser(parseInteger)
+        .default(10),
     );
   addIoOptions(command);
   const json = command.options.find((o) => o.long === "--json");
@@ -175,7 +217,7 @@ export function registerValidate(program: Command): void {
   command.action(async (inputs: string[], options: ValidateCommandOptions) => {
     const [
       { formatNames, isFormatName, loadUserSchema },
-      { formatDiagnostic, parseRuleSettings, rejectDiagnostics, validate, warningDiagnostic },
+      { explainFailures, formatDiagnostic, parseRuleSettings, rejectDiagnostics, validate, warningDiagnostic },
       { stdoutSink },
     ] = await Promise.all([import("@curate/formats"), import("@curate/validate"), import("@curate/write")]);
     if (options.format !== "auto" && !isFormatName(options.format)) {
@@ -191,17 +233,19 @@ export function registerValidate(program: Command): void {
       ...(schema ? { schema } : {}),
     });
 
-    // stdout never mixes records and diagnostics: with --out - it carries the records and diagnostics go to stderr.
-    const recordsOnStdout = options.out === "-";
+    // stdout never mixes records and diagnostics: JSON diagnostics own stdout, so --json with --out - is refused.
+    checkJsonStdout("validate", options.json, options.out);
     const jsonOut = options.json === true;
-    const diagnostics = stdoutSink(jsonOut && !recordsOnStdout ? process.stdout : process.stderr);
+    const diagnostics = stdoutSink(jsonOut ? process.stdout : process.stderr);
     const printer = new DiagnosticPrinter(
       formatDiagnostic,
       diagnostics,
       jsonOut,
       options.maxErrors,
       !options.quiet || jsonOut,
+      options.perCode,
     );
+    const unknownFormatKeys = new Map<string, string[]>();
 
     let result: Awaited<ReturnType<typeof runCommand>>;
     try {
@@ -213,6 +257,15 @@ export function registerValidate(program: Command): void {
         quiet: options.quiet || jsonOut,
         maxLineBytes: options.maxLineBytes,
         onReject: (rejected) => {
+          const { file } = rejected.item.source;
+          const data = rejected.item.data;
+          if (
+            rejected.reason.code === "unknown_format" &&
+            !unknownFormatKeys.has(file) &&
+            typeof data === "object" &&
+            data !== null
+          )
+            unknownFormatKeys.set(file, Object.keys(data));
           for (const d of rejectDiagnostics(rejected)) printer.add(d);
         },
         onWarning: (warning) => printer.add(warningDiagnostic(warning)),
@@ -225,6 +278,22 @@ export function registerValidate(program: Command): void {
     const { read, kept, rejected } = result.totals;
     if (rejected > 0) process.exitCode = 1;
     const hidden = printer.hidden();
+    // When most records of a file fail the same way, say what the file probably is.
+    const hints = result.inputs.flatMap((input) => {
+      const issues = printer.issuesByFile.get(input.path);
+      const keys = unknownFormatKeys.get(input.path);
+      const hint =
+        issues &&
+        explainFailures({
+          file: input.path,
+          records: input.records,
+          issues,
+          ...(keys ? { unknownFormatKeys: keys } : {}),
+        });
+      return hint ? [hint] : [];
+    });
+    const empty =
+      read === 0 ? `no records read: ${inputs.length === 0 ? "stdin was" : "the input is"} empty` : undefined;
     if (jsonOut) {
       const summary = {
         type: "summary",
@@ -235,16 +304,24 @@ export function registerValidate(program: Command): void {
         warnings: printer.warnings,
         errorsByCode: printer.errorsByCode,
         warningsByCode: printer.warningsByCode,
+        ...(hints.length > 0 ? { hints } : {}),
+        ...(empty ? { empty: true } : {}),
         inputs: result.inputs,
         wallMs: Math.round(result.wallMs),
       };
-      const sink = stdoutSink(recordsOnStdout ? process.stderr : process.stdout);
+      const sink = stdoutSink(process.stdout);
       sink.write(`${JSON.stringify(summary)}\n`);
       sink.close();
       return;
     }
     if (hidden) note(hidden);
+    for (const line of printer.grouped()) note(line);
+    for (const hint of hints) note(`hint: ${hint}`);
     if (options.quiet) return;
+    if (empty) {
+      note(`curate validate: ${empty}; nothing was checked`);
+      return;
+    }
     const files = result.inputs.length;
     const rows: (string | number)[][] = [
       ["records", read],
