@@ -6,6 +6,9 @@ import { execSync } from "node:child_process";
 import { existsSync } from "node:fs";
 
 const root = new URL("..", import.meta.url);
-if (existsSync(new URL("turbo.json", root)) && existsSync(new URL("packages", root))) {
+// pre-commit 3.x clones this repository into its store (<store>/repoXXXX, beside the store's db.db) and runs
+// `npm install` there only to `npm pack` the root package, which ships the prebuilt bundle/: skip the build there.
+const inPreCommitStore = existsSync(new URL("../db.db", root));
+if (existsSync(new URL("turbo.json", root)) && existsSync(new URL("packages", root)) && !inPreCommitStore) {
   execSync("npx turbo run build --output-logs=errors-only", { cwd: root, stdio: ["ignore", 2, 2] });
 }
