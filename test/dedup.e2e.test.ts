@@ -46,29 +46,32 @@ describe("curate dedup (built binary)", () => {
     expect(r.exitCode).toBe(1); // one unreadable line was rejected
     expect(r.summary).toMatchObject({ read: 12, kept: 8, duplicates: 3, rejected: 1 });
     expect(r.summary?.exact).toMatchObject({ duplicates: 3, clusters: 3, largestCluster: 2 });
+    // Sources carry the record's identity: its number in the input and its byte offset (line 10 is record 9: a
+    // blank line comes before it), and cluster ids name the kept record by number.
+    const at = (line: number, record: number, offset: number) => ({
+      file: "fixtures/dedup/train.jsonl",
+      line,
+      record,
+      offset,
+      input: 0,
+    });
     expect(r.dups.map((d) => [d.source, d.kept, d.method, d.similarity, d.cluster])).toEqual([
+      [at(3, 3, 474), at(1, 1, 0), "exact", 1, "fixtures/dedup/train.jsonl#1"],
+      [at(10, 9, 1491), at(9, 8, 1289), "exact", 1, "fixtures/dedup/train.jsonl#8"],
       [
-        { file: "fixtures/dedup/train.jsonl", line: 3 },
-        { file: "fixtures/dedup/train.jsonl", line: 1 },
+        expect.objectContaining({ line: 11 }),
+        expect.objectContaining({ line: 4 }),
         "exact",
         1,
-        "fixtures/dedup/train.jsonl:1",
-      ],
-      [
-        { file: "fixtures/dedup/train.jsonl", line: 10 },
-        { file: "fixtures/dedup/train.jsonl", line: 9 },
-        "exact",
-        1,
-        "fixtures/dedup/train.jsonl:9",
-      ],
-      [
-        { file: "fixtures/dedup/train.jsonl", line: 11 },
-        { file: "fixtures/dedup/train.jsonl", line: 4 },
-        "exact",
-        1,
-        "fixtures/dedup/train.jsonl:4",
+        expect.stringMatching(/#4$/),
       ],
     ]);
+    const bytes = readFileSync(join(repoRoot, "fixtures/dedup/train.jsonl"));
+    for (const d of r.dups) {
+      const { offset, line } = d.source as { offset: number; line: number };
+      // The offset points at the start of the record's line.
+      expect(bytes.subarray(0, offset).toString().split("\n").length).toBe(line);
+    }
     expect(r.dups[0]?.record).toMatchObject({ instruction: "Translate  'good morning'  into French." });
     expect(r.rejects.map((x) => x.code)).toEqual(["invalid_json"]);
   });
@@ -89,12 +92,12 @@ describe("curate dedup (built binary)", () => {
     expect(contaminated.map((x) => [(x.source as { line: number }).line, x.eval, x.ngram])).toEqual([
       [
         6,
-        { file: "fixtures/eval/trivia.jsonl", line: 2 },
+        expect.objectContaining({ file: "fixtures/eval/trivia.jsonl", line: 2 }),
         "a train leaves the station at nine in the morning travelling at sixty",
       ],
       [
         12,
-        { file: "fixtures/eval/chat-eval.jsonl", line: 1 },
+        expect.objectContaining({ file: "fixtures/eval/chat-eval.jsonl", line: 1 }),
         "write a limerick about a cat who learned to play the piano at",
       ],
     ]);

@@ -1,3 +1,4 @@
+export * from "./clusters.js";
 export * from "./errors.js";
 export * from "./path.js";
 export * from "./runner.js";

@@ -1,3 +1,4 @@
+import { ClusterLinks } from "./clusters.js";
 import { InternalError } from "./errors.js";
 import type {
   Duplicate,
@@ -39,6 +40,8 @@ export interface PipelineSinks {
 export interface RunOptions extends PipelineSinks {
   readonly shard?: Shard;
   readonly signal?: AbortSignal;
+  /** Cluster links shared by the run's stages (default: a new one per run, as `run.clusters`). */
+  readonly clusters?: ClusterLinks;
 }
 
 /** A run in progress: iterate `records` for the kept records, then read `counts` (checked when iteration ends). */
@@ -49,6 +52,8 @@ export interface PipelineRun<T = unknown> {
   readonly batches: AsyncIterable<Envelope<T>[]>;
   /** Per-stage counts; the first entry is the source. Final once `records` is exhausted. */
   readonly counts: readonly StageCounts[];
+  /** Near-duplicate clusters merged during the run (see `ClusterLinks`); final once `records` is exhausted. */
+  readonly clusters: ClusterLinks;
 }
 
 function newCounts(name: string): StageCounts {
@@ -81,12 +86,13 @@ function stageNames(stages: readonly Stage[]): string[] {
   });
 }
 
-function contextFor(counts: StageCounts, options: RunOptions): StageContext {
+function contextFor(counts: StageCounts, options: RunOptions, clusters: ClusterLinks): StageContext {
   const stage = counts.name;
   return {
     stage,
     ...(options.shard ? { shard: options.shard } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
+    clusters,
     reject(item: Envelope, reason: RejectReason) {
       counts.rejected++;
       bump(counts.rejectedByCode, reason.code);
@@ -171,13 +177,14 @@ export function runPipeline<T = unknown>(
   options: RunOptions = {},
 ): PipelineRun<T> {
   const names = stageNames(stages);
+  const clusters = options.clusters ?? new ClusterLinks();
   const sourceCounts = newCounts("read");
   const counts = [sourceCounts, ...names.map(newCounts)];
   // Cumulative time spent pulling from each stage's output, upstream included; self time is the difference.
   const pulled = counts.map(() => ({ ms: 0 }));
 
   async function* batches(): AsyncGenerator<Envelope<T>[]> {
-    const sourceCtx = contextFor(sourceCounts, options);
+    const sourceCtx = contextFor(sourceCounts, options, clusters);
     let stream: AsyncIterable<Envelope[]> = measuredBatches(
       source.batches ? source.batches(sourceCtx) : chunk(source(sourceCtx)),
       sourceCounts,
@@ -185,7 +192,7 @@ export function runPipeline<T = unknown>(
     );
     stages.forEach((stage, index) => {
       const stageCounts = counts[index + 1]!;
-      const ctx = contextFor(stageCounts, options);
+      const ctx = contextFor(stageCounts, options, clusters);
       const output = isBatchStage(stage) ? applyBatches(stage, stream, ctx) : chunk(stage(flatten(stream), ctx));
       stream = measuredBatches(output, stageCounts, pulled[index + 1]!);
     });
@@ -204,7 +211,7 @@ export function runPipeline<T = unknown>(
   }
 
   const batchStream = batches();
-  return { batches: batchStream, records: flatten(batchStream), counts };
+  return { batches: batchStream, records: flatten(batchStream), counts, clusters };
 }
 
 /** Pulls batches from `iterable`, counting records and the time spent waiting (this stage plus upstream). */

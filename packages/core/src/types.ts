@@ -1,7 +1,23 @@
-/** Where a record came from: the file (or `<stdin>`) and its 1-based line. */
+import type { ClusterLinks } from "./clusters.js";
+
+/**
+ * Where a record came from. Its identity is (input, record number, byte offset); the line is for people. Never key
+ * anything on the line alone: a one-line JSON array holds a whole dataset on line 1.
+ * @example const source: Source = { file: "alpaca.json", line: 1, record: 2336, offset: 1048211, input: 0 };
+ */
 export interface Source {
+  /** The input's path as given (or `<stdin>`). */
   readonly file: string;
+  /** 1-based line where the record starts. */
   readonly line: number;
+  /** 1-based column where the record starts, when it does not start a line (array elements). */
+  readonly column?: number;
+  /** 1-based number of the record in its input, counting every record read (kept or rejected). */
+  readonly record?: number;
+  /** Byte offset of the record's first byte in its (decompressed) input. */
+  readonly offset?: number;
+  /** 0-based index of the input in the run's list of inputs. */
+  readonly input?: number;
 }
 
 /**
@@ -121,6 +137,12 @@ export interface StageContext {
   readonly stage: string;
   readonly shard?: Shard;
   readonly signal?: AbortSignal;
+  /**
+   * Near-duplicate clusters that merged after some of their records had been passed on under another cluster id:
+   * dedup links them here, and split resolves every `meta.cluster` through it before it assigns a single record,
+   * so a cluster never straddles splits. One per run, shared by every stage.
+   */
+  readonly clusters?: ClusterLinks;
   reject(item: Envelope, reason: RejectReason): void;
   duplicate(item: Envelope, of: DuplicateOf): void;
   warn(item: Envelope, issue: Issue): void;
@@ -140,3 +162,31 @@ export type RecordSource<T = unknown> = ((ctx: StageContext) => AsyncIterable<En
   /** Optional faster form: the same records, in the same order, in arrays (one async step per array). */
   readonly batches?: (ctx: StageContext) => AsyncIterable<Envelope<T>[]>;
 };
+
+/**
+ * A record's identity as one string, unique within a run: `file#record` (the record number in its input), or
+ * `file:line` for sources that carry no record number (inline test data). Used for cluster ids and keys, never
+ * shown alone where a person needs the line (see `formatSource`).
+ * @example sourceId({ file: "a.json", line: 1, record: 7 }); // "a.json#7"
+ */
+export function sourceId(source: Source): string {
+  return source.record === undefined ? `${source.file}:${source.line}` : `${source.file}#${source.record}`;
+}
+
+/**
+ * Where a record is, for people: `file:line`, with the column where a record does not start its line, and the
+ * record number where one line can hold several records (`alpaca.json:1:48213 #2336`).
+ * @example formatSource({ file: "a.json", line: 1, column: 40, record: 2 }); // "a.json:1:40 #2"
+ */
+export function formatSource(source: Source): string {
+  const where = `${source.file}:${source.line}${source.column !== undefined && source.column > 1 ? `:${source.column}` : ""}`;
+  return source.column !== undefined && source.record !== undefined ? `${where} #${source.record}` : where;
+}
+
+/**
+ * Orders sources in input order: by input, then record number (or line, for sources without one).
+ * @example items.sort((a, b) => compareSources(a.source, b.source));
+ */
+export function compareSources(a: Source, b: Source): number {
+  return (a.input ?? 0) - (b.input ?? 0) || (a.record ?? a.line) - (b.record ?? b.line);
+}

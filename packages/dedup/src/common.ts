@@ -1,4 +1,4 @@
-import { type DuplicateOf, type Envelope, type Issue, UsageError } from "@curate/core";
+import { type DuplicateOf, type Envelope, formatSource, type Issue, UsageError } from "@curate/core";
 import { clusterId } from "./pages.js";
 
 /**
@@ -48,7 +48,7 @@ export function flagDuplicate<T>(item: Envelope<T>, of: DuplicateOf, code: strin
     code,
     severity: "warning",
     path: "",
-    message: `${of.method} duplicate of ${clusterId(of.source)}${similarity}; kept because mode is "flag"`,
+    message: `${of.method} duplicate of ${formatSource(of.source)}${similarity}; kept because mode is "flag"`,
   };
   const meta = { ...item.meta, cluster: of.cluster ?? clusterId(of.source), duplicateOf: of };
   return [{ ...item, meta }, issue];

@@ -45,7 +45,7 @@ describe("decontaminate", () => {
           code: "contaminated",
           message:
             'shares the 13-word sequence "a train leaves the station at nine in the morning travelling at sixty" with eval record trivia.jsonl:2',
-          eval: { file: "trivia.jsonl", line: 2 },
+          eval: expect.objectContaining({ file: "trivia.jsonl", line: 2, record: 2 }),
           ngram: "a train leaves the station at nine in the morning travelling at sixty",
         },
       ],
@@ -53,7 +53,7 @@ describe("decontaminate", () => {
         3,
         expect.objectContaining({
           code: "contaminated",
-          eval: { file: "chat-eval.jsonl", line: 1 },
+          eval: expect.objectContaining({ file: "chat-eval.jsonl", line: 1 }),
           ngram: "write a limerick about a cat who learned to play the piano at",
         }),
       ],

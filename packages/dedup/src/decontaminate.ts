@@ -1,8 +1,7 @@
-import { type BatchStage, batchStage, type Envelope, type StageContext, UsageError } from "@curate/core";
+import { type BatchStage, batchStage, type Envelope, formatSource, type StageContext, UsageError } from "@curate/core";
 import { trainingText } from "@curate/formats";
 import { checkMode, type DedupMode } from "./common.js";
 import { NgramIndex, type NgramMatch } from "./ngram.js";
-import { clusterId } from "./pages.js";
 
 export interface DecontaminateOptions {
   /** Eval sets: files, folders or globs read with @curate/read (not stdin), or an index built beforehand. */
@@ -54,7 +53,7 @@ export async function loadNgramIndex(
 }
 
 function describe(match: NgramMatch, n: number): string {
-  return `shares the ${n}-word sequence "${match.ngram}" with eval record ${clusterId(match.source)}`;
+  return `shares the ${n}-word sequence "${match.ngram}" with eval record ${formatSource(match.source)}`;
 }
 
 /**

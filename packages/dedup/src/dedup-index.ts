@@ -34,9 +34,10 @@ const PAGE_MASK = (1 << PAGE_BITS) - 1;
 /**
  * The in-memory exact-dedup index: an open-addressing table of 128-bit hashes in typed arrays.
  *
- * Layout, per distinct record: the 16-byte hash and the 4-byte line number sit in paged arrays in insertion order
- * (20 bytes; the file name is one entry per run of records from the same file), and the probe table holds one
- * 32-bit word per slot at ≤ 80% load (5–10 bytes per record between growths): 25–30 bytes in all plus at most
+ * Layout, per distinct record: the 16-byte hash and the 20-byte source (line, column, record number, byte offset;
+ * see `SourceTable`) sit in paged arrays in insertion order (36 bytes; the file name is one entry per run of records
+ * from the same file), and the probe table holds one 32-bit word per slot at ≤ 80% load (5–10 bytes per record
+ * between growths): 41–46 bytes in all plus at most
  * one 64 KiB page of slack per array, against ~80+ for a `Map` keyed by a hex string. Linear probing at 80% load
  * is cheap here because slots are 4 bytes (16 per cache line) and the tag bits skip most hash comparisons. A slot packs the record's id+1 in its low log2(capacity) bits and the
  * top bits of the hash's second word above them, so a probe touches the paged hash only when those bits agree.

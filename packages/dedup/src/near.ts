@@ -141,9 +141,10 @@ class Clusters {
  * the earlier records, candidates are verified by exact Jaccard on their shingle sets, and a record that reaches
  * the threshold with any earlier record joins that record's cluster (union-find). The representative is the first
  * record of the cluster in input order, so a record can be decided when it arrives; removed records go to the
- * duplicates route with the kept record's source, the cluster id (the kept record's `file:line`), the measured
- * similarity, and `matched` when the record it matched is not the kept one. A record that bridges two clusters
- * merges them; records routed before the merge keep the id they were given.
+ * duplicates route with the kept record's source, the cluster id (the kept record's `file#record`), the measured
+ * similarity, and `matched` when the record it matched is not the kept one. Every kept record carries its cluster
+ * id in `meta.cluster`. A record that bridges two clusters merges them: records routed before the merge keep the
+ * id they were given, and the merge is linked in `ctx.clusters`, through which split and the manifest resolve ids.
  *
  * Sketching runs on a worker pool, batched and in order; the decisions run in input order on the calling thread,
  * so any thread count gives the same output. Memory per record: ~24 bytes plus 15–25 bytes per band (≈260–430
@@ -236,6 +237,22 @@ export function nearDedup(options: NearDedupOptions = {}): NearDedupStage {
     };
   }
 
+  /**
+   * Puts record `id` in the cluster of `other`. When `id` is already in another cluster, two clusters whose records
+   * went downstream under different ids become one: the later one's id is linked to the earlier's in
+   * `ctx.clusters`, which split resolves before assigning anything.
+   */
+  function join(r: Run, id: number, other: number, ctx: StageContext): void {
+    const mine = r.clusters.find(id);
+    const theirs = r.clusters.find(other);
+    if (mine === theirs) return;
+    if (mine !== id) {
+      const [into, from] = mine < theirs ? [mine, theirs] : [theirs, mine];
+      ctx.clusters?.link(clusterId(r.sources.get(from)), clusterId(r.sources.get(into)));
+    }
+    r.clusters.union(id, other);
+  }
+
   function decide(r: Run, items: Envelope[], batch: SketchBatch, ctx: StageContext, out: Envelope[]): void {
     const candidates: number[] = [];
     const collect = (id: number) => candidates.push(id);
@@ -247,7 +264,7 @@ export function nearDedup(options: NearDedupOptions = {}): NearDedupStage {
       if (batch.sizes[i] === 0) {
         // No words: nothing to compare (exact dedup handles empty records). Keep any cluster set upstream.
         r.store.append(id, new Uint32Array(0));
-        out.push(mode === "flag" && item.meta?.cluster === undefined ? withOwnCluster(item) : item);
+        out.push(item.meta?.cluster === undefined ? withOwnCluster(item) : item);
         continue;
       }
       const payload = batch.payload.subarray(batch.offsets[i]!, batch.offsets[i + 1]!);
@@ -271,7 +288,7 @@ export function nearDedup(options: NearDedupOptions = {}): NearDedupStage {
           matchedSimilarity = s;
         }
         if (s === 1) identical = true;
-        r.clusters.union(id, other);
+        join(r, id, other, ctx);
       }
       // An identical copy adds nothing a later record could match that its twin does not already offer.
       if (identical) r.store.append(id, new Uint32Array(0));
@@ -280,7 +297,9 @@ export function nearDedup(options: NearDedupOptions = {}): NearDedupStage {
         r.store.append(id, payload);
       }
       if (matched < 0) {
-        out.push(mode === "flag" ? withOwnCluster(item) : item);
+        // Tagged in both modes: a later record may join this cluster to another, and split must then keep them
+        // together even though the records that bridge them were removed.
+        out.push(withOwnCluster(item));
         continue;
       }
       stats.duplicates++;

@@ -1,4 +1,4 @@
-import type { Source } from "@curate/core";
+import { type Source, sourceId } from "@curate/core";
 
 const PAGE_BITS = 14;
 const PAGE = 1 << PAGE_BITS;
@@ -37,23 +37,33 @@ export class Uint32Pages {
 }
 
 /**
- * Record sources in 4 bytes each plus one entry per run of records from the same file: records arrive file by
- * file, so storing the file name per record would waste ~8 bytes each (a pointer) for no information.
- * @example const t = new SourceTable(); const id = t.add({ file: "a.jsonl", line: 3 }); t.get(id); // { file: "a.jsonl", line: 3 }
+ * Record sources in 20 bytes each (line, column, record number, and the byte offset in two words) plus one entry per
+ * run of records from the same input: records arrive input by input, so storing the file name per record would
+ * waste ~8 bytes each (a pointer) for no information, and a source object ~80.
+ * @example const t = new SourceTable(); const id = t.add({ file: "a.json", line: 1, record: 3 }); t.get(id).record; // 3
  */
 export class SourceTable {
   private readonly lines = new Uint32Pages();
+  /** Column + 1 for sources that carry one (array elements), else 0. */
+  private readonly columns = new Uint32Pages();
+  /** Record number + 1, else 0. */
+  private readonly records = new Uint32Pages();
+  /** Byte offset + 1 (0: none), split in two words: offsets of inputs past 4 GiB fit. */
+  private readonly offsetLow = new Uint32Pages();
+  private readonly offsetHigh = new Uint32Pages();
   private readonly files: string[] = [];
   private readonly fileIds = new Map<string, number>();
-  /** First id of each run, ascending, and the file of that run. */
+  /** First id of each run, ascending, and the file and input index (+1, 0: none) of that run. */
   private readonly runStarts: number[] = [];
   private readonly runFiles: number[] = [];
+  private readonly runInputs: number[] = [];
   private lastFile: string | undefined;
+  private lastInput: number | undefined;
 
   /** Appends a source; returns its id (0, 1, 2, ... in the order added). */
   add(source: Source): number {
     const id = this.lines.length;
-    if (source.file !== this.lastFile) {
+    if (source.file !== this.lastFile || source.input !== this.lastInput) {
       let fileId = this.fileIds.get(source.file);
       if (fileId === undefined) {
         fileId = this.files.length;
@@ -62,9 +72,16 @@ export class SourceTable {
       }
       this.runStarts.push(id);
       this.runFiles.push(fileId);
+      this.runInputs.push(source.input === undefined ? 0 : source.input + 1);
       this.lastFile = source.file;
+      this.lastInput = source.input;
     }
     this.lines.push(source.line);
+    this.columns.push(source.column === undefined ? 0 : source.column + 1);
+    this.records.push(source.record === undefined ? 0 : source.record + 1);
+    const offset = source.offset === undefined ? 0 : source.offset + 1;
+    this.offsetLow.push(offset % 2 ** 32);
+    this.offsetHigh.push(Math.floor(offset / 2 ** 32));
     return id;
   }
 
@@ -76,7 +93,7 @@ export class SourceTable {
     return this.lines.get(id);
   }
 
-  file(id: number): string {
+  private run(id: number): number {
     // Binary search for the last run starting at or before `id`.
     let lo = 0;
     let hi = this.runStarts.length - 1;
@@ -85,24 +102,47 @@ export class SourceTable {
       if (this.runStarts[mid]! <= id) lo = mid;
       else hi = mid - 1;
     }
-    return this.files[this.runFiles[lo]!]!;
+    return lo;
+  }
+
+  file(id: number): string {
+    return this.files[this.runFiles[this.run(id)]!]!;
   }
 
   get(id: number): Source {
-    return { file: this.file(id), line: this.line(id) };
+    const run = this.run(id);
+    const input = this.runInputs[run]!;
+    const column = this.columns.get(id);
+    const record = this.records.get(id);
+    const offset = this.offsetHigh.get(id) * 2 ** 32 + this.offsetLow.get(id);
+    return {
+      file: this.files[this.runFiles[run]!]!,
+      line: this.lines.get(id),
+      ...(column > 0 ? { column: column - 1 } : {}),
+      ...(record > 0 ? { record: record - 1 } : {}),
+      ...(offset > 0 ? { offset: offset - 1 } : {}),
+      ...(input > 0 ? { input: input - 1 } : {}),
+    };
   }
 
-  /** Bytes held, counting 16 bytes per run. */
+  /** Bytes held, counting 24 bytes per run. */
   get bytes(): number {
-    return this.lines.bytes + this.runStarts.length * 16;
+    return (
+      this.lines.bytes +
+      this.columns.bytes +
+      this.records.bytes +
+      this.offsetLow.bytes +
+      this.offsetHigh.bytes +
+      this.runStarts.length * 24
+    );
   }
 }
 
 /**
- * The id of the cluster a record leads: its source as `file:line`, readable in reports and the same whatever the
- * thread count or batch size.
- * @example clusterId({ file: "a.jsonl", line: 3 }); // "a.jsonl:3"
+ * The id of the cluster a record leads: its identity (`file#record`, see `sourceId`), readable in reports, the same
+ * whatever the thread count or batch size, and distinct for records that share a line.
+ * @example clusterId({ file: "a.json", line: 1, record: 3 }); // "a.json#3"
  */
 export function clusterId(source: Source): string {
-  return `${source.file}:${source.line}`;
+  return sourceId(source);
 }

@@ -80,8 +80,9 @@ export abstract class JsonRecordSplitter extends ChunkCursor {
     protected readonly maxRecordBytes: number,
     line: number,
     column: number,
+    offset: number,
   ) {
-    super(line, column);
+    super(line, column, offset);
     this.pending = new PendingBytes(maxRecordBytes);
   }
 
@@ -92,6 +93,7 @@ export abstract class JsonRecordSplitter extends ChunkCursor {
   protected takeRecord(
     line: number,
     column: number,
+    offset: number,
     terminated: boolean,
     out: Entry[],
   ): { text: string; origin: Origin } | undefined {
@@ -100,13 +102,14 @@ export abstract class JsonRecordSplitter extends ChunkCursor {
     if (this.pending.overflow) {
       const head = this.pending.head;
       this.pending.reset();
-      out.push(tooLongEntry(head, { file: this.file, line, column, bytes: total }, this.maxRecordBytes, "record"));
+      const origin: Origin = { file: this.file, line, column, bytes: total, offset, element: true };
+      out.push(tooLongEntry(head, origin, this.maxRecordBytes, "record"));
       return undefined;
     }
     const buf = this.pending.take();
     let end = buf.length;
     while (end > 0 && isWs(buf[end - 1])) end--;
-    const origin: Origin = { file: this.file, line, column, bytes: end };
+    const origin: Origin = { file: this.file, line, column, bytes: end, offset, element: true };
     const text = decodeUtf8(buf, 0, end);
     if (typeof text === "number") {
       out.push(invalidUtf8Entry(buf, 0, end, text, origin));
@@ -123,12 +126,13 @@ export class JsonArraySplitter extends JsonRecordSplitter {
   private depth = 0;
   private elementLine = 0;
   private elementColumn = 0;
+  private elementOffset = 0;
   /** Content after the closing `]`: where it starts, and its first KiB. */
-  private trailing: { line: number; column: number; head: Buffer; bytes: number } | undefined;
+  private trailing: { line: number; column: number; offset: number; head: Buffer; bytes: number } | undefined;
 
-  /** `line`, `column`: where the byte after the opening `[` is. */
-  constructor(file: string, maxRecordBytes: number, line: number, column: number) {
-    super(file, maxRecordBytes, line, column);
+  /** `line`, `column`, `offset`: where the byte after the opening `[` is. */
+  constructor(file: string, maxRecordBytes: number, line: number, column: number, offset: number) {
+    super(file, maxRecordBytes, line, column, offset);
   }
 
   push(chunk: Buffer, out: Entry[]): void {
@@ -178,7 +182,7 @@ export class JsonArraySplitter extends JsonRecordSplitter {
       if (c === 44 || c === 93) {
         if (c === 44 || this.afterComma) {
           this.records++;
-          const origin: Origin = { file: this.file, line: this.line, column: this.columnAt(i), bytes: 0 };
+          const origin = this.here(i);
           const what = c === 44 ? "an empty element (a comma with no value before it)" : "a trailing comma before `]`";
           out.push(
             rejectEntry("", origin, {
@@ -198,6 +202,7 @@ export class JsonArraySplitter extends JsonRecordSplitter {
       this.depth = 0;
       this.elementLine = this.line;
       this.elementColumn = this.columnAt(i);
+      this.elementOffset = this.offset + i;
       elementStart = i;
     }
     if (this.phase === Phase.Element && elementStart !== -1) this.pending.add(chunk, elementStart, n);
@@ -225,7 +230,7 @@ export class JsonArraySplitter extends JsonRecordSplitter {
       }
     } else if (this.phase === Phase.Between) {
       this.records++;
-      const origin: Origin = { file: this.file, line: this.line, column: this.columnAt(0), bytes: 0 };
+      const origin = this.here(0);
       out.push(
         rejectEntry("", origin, {
           code: "truncated_line",
@@ -235,12 +240,12 @@ export class JsonArraySplitter extends JsonRecordSplitter {
       );
     } else if (this.trailing) {
       this.records++;
-      const { line, column, head, bytes } = this.trailing;
+      const { line, column, offset, head, bytes } = this.trailing;
       const text = head.toString("utf8");
       out.push(
         rejectEntry(
           text,
-          { file: this.file, line, column, bytes },
+          { file: this.file, line, column, bytes, offset, element: true },
           {
             code: "invalid_json",
             message: `unexpected content after the closing \`]\` of the JSON array at line ${line} column ${column}`,
@@ -254,7 +259,8 @@ export class JsonArraySplitter extends JsonRecordSplitter {
 
   private trailingContent(chunk: Buffer, i: number, n: number): void {
     if (!this.trailing) {
-      this.trailing = { line: this.line, column: this.columnAt(i), head: Buffer.alloc(0), bytes: 0 };
+      const { line, column, offset } = this.here(i);
+      this.trailing = { line, column, offset, head: Buffer.alloc(0), bytes: 0 };
     }
     const t = this.trailing;
     if (t.head.length < TOO_LONG_HEAD) {
@@ -264,6 +270,18 @@ export class JsonArraySplitter extends JsonRecordSplitter {
   }
 
   private finishElement(terminated: boolean, out: Entry[]): void {
-    this.takeRecord(this.elementLine, this.elementColumn, terminated, out);
+    this.takeRecord(this.elementLine, this.elementColumn, this.elementOffset, terminated, out);
+  }
+
+  /** The origin of an empty record at `pos` in the current chunk (a stray comma, the end of input). */
+  private here(pos: number): Origin {
+    return {
+      file: this.file,
+      line: this.line,
+      column: this.columnAt(pos),
+      bytes: 0,
+      offset: this.offset + pos,
+      element: true,
+    };
   }
 }

@@ -7,16 +7,18 @@ const LF = 10;
  * @example class Splitter extends ChunkCursor { push(chunk: Buffer) { this.startChunk(chunk); this.advanceTo(3); } }
  */
 export abstract class ChunkCursor {
-  protected offset = 0;
+  /** Byte offset in the input of the current chunk's first byte. */
+  protected offset: number;
   protected line: number;
   protected lineStart: number;
   protected chunk: Buffer = Buffer.alloc(0);
   private nextNewline = -1;
 
-  /** @param line, column where the first byte of the first chunk is. */
-  constructor(line: number, column: number) {
+  /** @param line, column, offset: where the first byte of the first chunk is. */
+  constructor(line: number, column: number, offset: number) {
+    this.offset = offset;
     this.line = line;
-    this.lineStart = 1 - column;
+    this.lineStart = offset + 1 - column;
   }
 
   get currentLine(): number {

@@ -26,13 +26,20 @@ export class JsonlSplitter {
   records = 0;
   /** Whether a reject already said that the input looks pretty-printed (once per input is enough). */
   private hinted = false;
+  /** Byte offset in the input of the current chunk's first byte, and of the line being read. */
+  private chunkOffset: number;
+  private lineOffset: number;
 
+  /** `offset`: where the first byte of the first chunk is in the input (after a BOM and leading whitespace). */
   constructor(
     private readonly file: string,
     private readonly maxLineBytes: number,
     line = 1,
     column = 1,
+    offset = 0,
   ) {
+    this.chunkOffset = offset;
+    this.lineOffset = offset;
     this.line = line;
     this.firstLine = line;
     this.firstColumn = column;
@@ -54,7 +61,7 @@ export class JsonlSplitter {
       const nl = chunk.indexOf(LF, start);
       if (nl === -1) {
         this.pending.add(chunk, start, n);
-        return;
+        break;
       }
       if (this.pending.total === 0) this.lineAt(chunk, start, nl, true, out, start >= validFrom && nl <= validTo);
       else {
@@ -62,7 +69,9 @@ export class JsonlSplitter {
         this.flushPending(true, out);
       }
       start = nl + 1;
+      this.lineOffset = this.chunkOffset + start;
     }
+    this.chunkOffset += n;
   }
 
   /**
@@ -100,7 +109,13 @@ export class JsonlSplitter {
   }
 
   private origin(line: number, bytes: number): Origin {
-    return { file: this.file, line, column: line === this.firstLine ? this.firstColumn : 1, bytes };
+    return {
+      file: this.file,
+      line,
+      column: line === this.firstLine ? this.firstColumn : 1,
+      bytes,
+      offset: this.lineOffset,
+    };
   }
 
   /** `isValidUtf8`: the caller checked these bytes already, so decoding needs no check of its own. */

@@ -97,8 +97,11 @@ describe("readStream: JSONL", () => {
   it("keeps objects with file, 1-based line and byte length", async () => {
     const r = await text(`${chat(1)}\n${chat(2)}\n`);
     expect(r.kept.map((e) => [e.source, e.meta?.bytes])).toEqual([
-      [{ file: "t.jsonl", line: 1 }, Buffer.byteLength(chat(1))],
-      [{ file: "t.jsonl", line: 2 }, Buffer.byteLength(chat(2))],
+      [{ file: "t.jsonl", line: 1, record: 1, offset: 0, input: 0 }, Buffer.byteLength(chat(1))],
+      [
+        { file: "t.jsonl", line: 2, record: 2, offset: Buffer.byteLength(chat(1)) + 1, input: 0 },
+        Buffer.byteLength(chat(2)),
+      ],
     ]);
     expect(r.kept[1]!.data).toEqual(JSON.parse(chat(2)));
     expect(r.stats).toEqual([
@@ -647,16 +650,39 @@ describe("readInputs", () => {
     expect(r.stats[0]).toMatchObject({ records: 2, blankLines: 1 });
   });
 
+  it("gives every record an identity: input index, record number and byte offset, also inside one line", async () => {
+    // What Python's json.dump writes: a whole dataset on line 1, with a BOM and a blank line before it.
+    const records = [chat(1), '{"bad": tru}', chat(3), chat(4)];
+    const body = `[${records.join(", ")}]`;
+    write("one-line.json", `\uFEFF\n${body}`);
+    write("lines.jsonl", `${chat(5)}\n\n${chat(6)}\n`);
+    const r = await collect(readInputs(["one-line.json", "lines.jsonl"], { cwd: dir }));
+    const all = [...r.kept.map((e) => e.source), ...r.rejected.map((x) => x.item.source)].sort(
+      (a, b) => a.input! - b.input! || a.record! - b.record!,
+    );
+    const bytes = Buffer.from(`\uFEFF\n${body}`);
+    const expectedOffsets = records.map((text) => bytes.indexOf(text));
+    expect(all.map((s) => [s.input, s.record, s.line, s.offset])).toEqual([
+      ...records.map((_, i) => [0, i + 1, 2, expectedOffsets[i]]),
+      [1, 1, 1, 0],
+      [1, 2, 3, Buffer.byteLength(chat(5)) + 2],
+    ]);
+    // The byte offset points at the record's first byte.
+    expect(bytes.subarray(expectedOffsets[2]!, expectedOffsets[2]! + 1).toString()).toBe("{");
+    expect(all[2]).toMatchObject({ column: body.indexOf(chat(3)) + 1 });
+    expect(r.rejected[0]!.item.source).toMatchObject({ record: 2, line: 2 });
+  });
+
   it("keeps relative paths relative in sources", async () => {
     write("rel/x.jsonl", `${chat(1)}\n`);
     const r = await collect(readInputs(["rel/x.jsonl"], { cwd: dir }));
-    expect(r.kept[0]!.source).toEqual({ file: "rel/x.jsonl", line: 1 });
+    expect(r.kept[0]!.source).toMatchObject({ file: "rel/x.jsonl", line: 1 });
   });
 
   it("reads stdin for - or no inputs", async () => {
     for (const patterns of [[], ["-"]]) {
       const r = await collect(readInputs(patterns, { stdin: chunked(`${chat(1)}\n`) }));
-      expect(r.kept.map((e) => e.source)).toEqual([{ file: "<stdin>", line: 1 }]);
+      expect(r.kept.map((e) => e.source)).toEqual([{ file: "<stdin>", line: 1, record: 1, offset: 0, input: 0 }]);
     }
   });
 

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { resolve } from "node:path";
 import { type Envelope, type RecordSource, type StageContext, UsageError } from "@curate/core";
 import { type ResolvedInput, resolveInputs, STDIN } from "./inputs.js";
-import { type Entry, Routed, rejectEntry } from "./record.js";
+import { type Entry, numberEntries, Routed, rejectEntry } from "./record.js";
 import { DecompressError, decompress, fileChunks, streamChunks } from "./source.js";
 import { RecordSplitter } from "./splitter.js";
 import type { InputStats, ReadOptions } from "./types.js";
@@ -61,7 +61,10 @@ async function* entryBatches(
   onBytes: ((bytes: number) => void) | undefined,
 ): AsyncGenerator<Entry[]> {
   stats.length = 0;
-  for (const input of await inputs()) {
+  const opened = await inputs();
+  for (let index = 0; index < opened.length; index++) {
+    const input = opened[index]!;
+    let next = 1;
     const stat: InputStats = {
       path: input.path,
       bytes: 0,
@@ -94,7 +97,10 @@ async function* entryBatches(
           stat.records = splitter.records;
           stat.blankLines = splitter.blankLines;
           if (splitter.container) stat.container = splitter.container;
-          if (out.length > 0) yield out;
+          if (out.length > 0) {
+            next = numberEntries(out, next, index);
+            yield out;
+          }
           start = end;
         }
       }
@@ -111,7 +117,7 @@ async function* entryBatches(
       out.push(
         rejectEntry(
           "",
-          { file: input.path, line: splitter.line, column: 1, bytes: 0 },
+          { file: input.path, line: splitter.line, column: 1, bytes: 0, offset: splitter.bytesRead },
           {
             code: "corrupt_input",
             message: `${damage.message} after ${stat.bytes} compressed bytes; the records before this point were read, the rest of the file could not be`,
@@ -123,7 +129,10 @@ async function* entryBatches(
     stat.blankLines = splitter.blankLines;
     stat.container = splitter.container ?? "jsonl";
     if (complete) stat.sha256 = hash.digest("hex");
-    if (out.length > 0) yield out;
+    if (out.length > 0) {
+      numberEntries(out, next, index);
+      yield out;
+    }
   }
 }
 

@@ -63,6 +63,10 @@ export interface Origin {
   readonly column: number;
   /** Byte length of the record's text (without the line terminator). */
   readonly bytes: number;
+  /** Byte offset of the record's first byte in the input (0 where it is not known). */
+  readonly offset: number;
+  /** Set for array elements and JSON values, where one line can hold several records: the column is shown. */
+  readonly element?: boolean;
 }
 
 /**
@@ -70,7 +74,28 @@ export interface Origin {
  * @example envelope({ prompt: "hi" }, origin); // { data, source: { file, line }, meta: { bytes } }
  */
 export function envelope(data: unknown, origin: Origin): Envelope {
-  return { data, source: { file: origin.file, line: origin.line }, meta: { bytes: origin.bytes } };
+  // `record` and `input` are filled in by the reader, which numbers records in input order (`numberEntries`).
+  const source = origin.element
+    ? { file: origin.file, line: origin.line, column: origin.column, record: 0, offset: origin.offset, input: 0 }
+    : { file: origin.file, line: origin.line, record: 0, offset: origin.offset, input: 0 };
+  return { data, source, meta: { bytes: origin.bytes } };
+}
+
+/**
+ * Gives every record in `entries` its number in the input (`source.record`, from `first`) and the input's index;
+ * returns the next number. Warnings are not records: they point at a record that is numbered where it is kept.
+ * @example next = numberEntries(out, next, inputIndex);
+ */
+export function numberEntries(entries: readonly Entry[], first: number, input: number): number {
+  let next = first;
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i]!;
+    if (entry instanceof Routed && entry.reason === undefined) continue;
+    const source = (entry instanceof Routed ? entry.item : entry).source as { record: number; input: number };
+    source.record = next++;
+    source.input = input;
+  }
+  return next;
 }
 
 /**

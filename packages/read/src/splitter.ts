@@ -32,6 +32,8 @@ export class RecordSplitter {
   private lineBeforeContent = 1;
   private column = 1;
   private leadingBlankLines = 0;
+  /** Bytes before the content (a BOM, leading whitespace): where the first record's offset counts from. */
+  private consumed = 0;
 
   constructor(
     private readonly file: string,
@@ -39,6 +41,9 @@ export class RecordSplitter {
   ) {
     this.jsonName = JSON_NAME.test(file);
   }
+
+  /** Decompressed bytes pushed so far (where a damaged stream stopped). */
+  bytesRead = 0;
 
   get records(): number {
     return this.inner?.records ?? 0;
@@ -54,6 +59,7 @@ export class RecordSplitter {
   }
 
   push(chunk: Buffer, out: Entry[]): void {
+    this.bytesRead += chunk.length;
     if (this.inner) {
       this.inner.push(chunk, out);
       return;
@@ -67,7 +73,10 @@ export class RecordSplitter {
       }
       this.head = undefined;
       this.bomChecked = true;
-      if (chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) chunk = chunk.subarray(3);
+      if (chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) {
+        chunk = chunk.subarray(3);
+        this.consumed = 3;
+      }
     }
     this.detect(chunk, out);
   }
@@ -83,21 +92,23 @@ export class RecordSplitter {
       } else if (c === 32 || c === 9 || c === 13) this.column++;
       else break;
     }
+    this.consumed += i;
     if (i === chunk.length) return;
+    const [line, column, offset] = [this.lineBeforeContent, this.column, this.consumed];
     if (chunk[i] === 91 /* [ */) {
       this.container = "json-array";
       // Newlines before the array are not blank lines of a JSONL file.
       this.leadingBlankLines = 0;
-      this.inner = new JsonArraySplitter(this.file, this.maxLineBytes, this.lineBeforeContent, this.column + 1);
+      this.inner = new JsonArraySplitter(this.file, this.maxLineBytes, line, column + 1, offset + 1);
       this.inner.push(chunk.subarray(i + 1), out);
     } else if (this.jsonName) {
       this.container = "json-values";
       this.leadingBlankLines = 0;
-      this.inner = new JsonValuesSplitter(this.file, this.maxLineBytes, this.lineBeforeContent, this.column);
+      this.inner = new JsonValuesSplitter(this.file, this.maxLineBytes, line, column, offset);
       this.inner.push(chunk.subarray(i), out);
     } else {
       this.container = "jsonl";
-      this.inner = new JsonlSplitter(this.file, this.maxLineBytes, this.lineBeforeContent, this.column);
+      this.inner = new JsonlSplitter(this.file, this.maxLineBytes, line, column, offset);
       this.inner.push(chunk.subarray(i), out);
     }
   }

@@ -33,10 +33,11 @@ export class JsonValuesSplitter extends JsonRecordSplitter {
   private depth = 0;
   private valueLine = 0;
   private valueColumn = 0;
+  private valueOffset = 0;
 
-  /** `line`, `column`: where the first byte of `push`'s first chunk is (after a BOM and leading whitespace). */
-  constructor(file: string, maxRecordBytes: number, line: number, column: number) {
-    super(file, maxRecordBytes, line, column);
+  /** `line`, `column`, `offset`: where the first byte of `push`'s first chunk is (after a BOM and leading whitespace). */
+  constructor(file: string, maxRecordBytes: number, line: number, column: number, offset: number) {
+    super(file, maxRecordBytes, line, column, offset);
   }
 
   /** Splits off every value that ends in `chunk`, appending results to `out`; holds the unfinished one. */
@@ -81,6 +82,7 @@ export class JsonValuesSplitter extends JsonRecordSplitter {
       this.advanceTo(i);
       this.valueLine = this.line;
       this.valueColumn = this.columnAt(i);
+      this.valueOffset = this.offset + i;
       start = i++;
       if (c === 123 || c === 91) {
         this.phase = Phase.Value;
@@ -112,7 +114,7 @@ export class JsonValuesSplitter extends JsonRecordSplitter {
   private finish(out: Entry[], unclosed: boolean): void {
     const total = this.pending.total;
     const before = out.length;
-    const parsed = this.takeRecord(this.valueLine, this.valueColumn, true, out);
+    const parsed = this.takeRecord(this.valueLine, this.valueColumn, this.valueOffset, true, out);
     if (!unclosed) return;
     const entry = out[before];
     // Unbalanced text never parses; the guard only keeps a (impossible) kept record from being turned into a reject.

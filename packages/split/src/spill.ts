@@ -76,6 +76,10 @@ export class Spill {
         this.fileNames.push(source.file);
       }
       head = `${id}\t${source.line}`;
+      // A reader's source: line,record,offset,input[,column] — its identity, without JSON.
+      if (source.record !== undefined) {
+        head += `,${source.record},${source.offset},${source.input}${source.column === undefined ? "" : `,${source.column}`}`;
+      }
     } else head = `j\t${JSON.stringify(source)}`;
     const meta = item.meta === undefined ? "" : (JSON.stringify(item.meta) ?? "");
     const line = `${head}\t${note}\t${meta}\t${JSON.stringify(item.data) ?? ""}\n`;
@@ -194,7 +198,7 @@ export class Spill {
     const source: Source =
       head === "j"
         ? (JSON.parse(text.slice(tab1 + 1, tab2)) as Source)
-        : { file: this.fileNames[Number(head)]!, line: Number(text.slice(tab1 + 1, tab2)) };
+        : compactSource(this.fileNames[Number(head)]!, text.slice(tab1 + 1, tab2));
     const json = text.slice(tab4 + 1);
     return {
       index,
@@ -218,10 +222,29 @@ export class Spill {
   }
 }
 
-/** `{ file, line }` and nothing else: stored as a file id and a number instead of JSON. */
+/**
+ * `{ file, line }`, or a reader's `{ file, line, record, offset, input, column? }`, and nothing else: stored as a
+ * file id and numbers instead of JSON.
+ */
 function isPlainSource(source: Source): boolean {
   if (typeof source.file !== "string" || !Number.isSafeInteger(source.line)) return false;
   let keys = 0;
   for (const key in source) if (Object.hasOwn(source, key)) keys++;
-  return keys === 2;
+  if (keys === 2) return true;
+  const identity =
+    Number.isSafeInteger(source.record) && Number.isSafeInteger(source.offset) && Number.isSafeInteger(source.input);
+  return identity && (keys === 5 || (keys === 6 && Number.isSafeInteger(source.column)));
+}
+
+/** The source stored as `line[,record,offset,input[,column]]`. */
+function compactSource(file: string, numbers: string): Source {
+  if (numbers.indexOf(",") === -1) return { file, line: Number(numbers) };
+  const [line, record, offset, input, column] = numbers.split(",").map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number?,
+  ];
+  return column === undefined ? { file, line, record, offset, input } : { file, line, column, record, offset, input };
 }
