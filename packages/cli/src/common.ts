@@ -8,10 +8,9 @@
 import {
   type Duplicate,
   type Rejected,
-  runPipeline,
   type Stage,
   type StageCounts,
-  totals,
+  type totals,
   UsageError,
   type Warning,
 } from "@curate/core";
@@ -157,11 +156,10 @@ export async function prepareHelp(program: Command, args: readonly string[]): Pr
  * @example const result = await runCommand({ inputs: ["data.jsonl"], stages: [exactDedup()], out: "-" });
  */
 export async function runCommand(options: CommandRunOptions): Promise<CommandRunResult> {
-  const [{ readInputs, resolveInputs }, { duplicateLine, recordLine, rejectLine }] = await Promise.all([
+  const [{ readInputs, resolveInputs }, { runStreams }] = await Promise.all([
     import("@curate/read"),
-    import("@curate/write"),
+    import("@curate/pipeline"),
   ]);
-  const started = performance.now();
   const readOptions: ReadOptions = options.maxLineBytes === undefined ? {} : { maxLineBytes: options.maxLineBytes };
   const resolved = await resolveInputs(options.inputs, readOptions);
   const progress = createProgress(
@@ -169,39 +167,23 @@ export async function runCommand(options: CommandRunOptions): Promise<CommandRun
     options.quiet,
   );
   const source = readInputs(options.inputs, { ...readOptions, onBytes: progress.bytes });
-
-  const out = await openSink(options.out);
-  const rejects = await openSink(options.rejects);
-  const duplicates = await openSink(options.duplicates);
-  const sinks = [out, rejects, duplicates].filter((s): s is TextSink => s !== undefined);
   try {
-    const run = runPipeline(source, options.stages, {
-      onReject(rejected) {
-        rejects?.write(rejectLine(rejected));
-        options.onReject?.(rejected);
+    const run = await runStreams({
+      source,
+      stages: options.stages,
+      out: await openSink(options.out),
+      rejects: await openSink(options.rejects),
+      duplicates: await openSink(options.duplicates),
+      sinks: {
+        ...(options.onReject ? { onReject: options.onReject } : {}),
+        ...(options.onDuplicate ? { onDuplicate: options.onDuplicate } : {}),
+        ...(options.onWarning ? { onWarning: options.onWarning } : {}),
       },
-      onDuplicate(duplicate) {
-        duplicates?.write(duplicateLine(duplicate));
-        options.onDuplicate?.(duplicate);
-      },
-      ...(options.onWarning ? { onWarning: options.onWarning } : {}),
+      onRecords: progress.records,
     });
-    for await (const batch of run.batches) {
-      if (out) for (const record of batch) out.write(recordLine(record));
-      progress.records(batch.length);
-    }
-    for (const sink of sinks) sink.close();
+    return { counts: run.counts, totals: run.totals, inputs: source.stats, wallMs: run.wallMs };
+  } finally {
     progress.done();
-    return {
-      counts: run.counts,
-      totals: totals(run.counts),
-      inputs: source.stats,
-      wallMs: performance.now() - started,
-    };
-  } catch (error) {
-    progress.done();
-    for (const sink of sinks) sink.abort();
-    throw error;
   }
 }
 

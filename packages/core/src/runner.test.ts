@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { batchStage, fromArray, jsonOf, rememberJson, runPipeline, totals } from "./runner.js";
-import { describeStageContract, runStage } from "./testing.js";
+import { checkEarlyExit, describeStageContract, runStage } from "./testing.js";
 import type { Stage } from "./types.js";
 
 /** Keeps even numbers, rejects odd ones, and calls 0 a duplicate of 2: every route once. */
@@ -34,9 +34,43 @@ function parityBatch() {
   });
 }
 
+/**
+ * Deliberately broken: it pulls its upstream by hand in batches of 512 and never calls `return`, so when its
+ * consumer stops, the stages above it keep their worker pools and temp files. On an input of one batch it reads
+ * everything first and the upstream ends by itself: only an input of several batches shows the leak.
+ */
+function holdsUpstreamOpen(): Stage<number, number> {
+  return async function* holdsUpstreamOpen(source) {
+    const iterator = source[Symbol.asyncIterator]();
+    let done = false;
+    while (!done) {
+      const batch = [];
+      while (batch.length < 512) {
+        const next = await iterator.next();
+        if (next.done) {
+          done = true;
+          break;
+        }
+        batch.push(next.value);
+      }
+      yield* batch;
+    }
+  };
+}
+
 describe("runPipeline", () => {
   describeStageContract("parity", parity as () => Stage, [2, 3, 0, 4, 5]);
   describeStageContract("parityBatch", parityBatch as () => Stage, [2, 3, 0, 4, 5]);
+
+  it("the contract's early-exit check catches a stage that leaves its upstream open", async () => {
+    await expect(checkEarlyExit("holdsUpstreamOpen", holdsUpstreamOpen as () => Stage, [2, 4, 6])).rejects.toThrow(
+      /left its upstream open/,
+    );
+    // A batch stage, which reads a whole batch before its first record: its input spans several batches, so it
+    // cannot pass by having drained the upstream.
+    const drainsOneBatch = batchStage<number, number>("holdsBatches", { batch: (items) => items });
+    await expect(checkEarlyExit("holdsBatches", () => drainsOneBatch as Stage, [2, 4, 6])).resolves.toBeUndefined();
+  });
 
   it("gives the same routes for batch and per-record stages, mixed in one run over 2000 records", async () => {
     const numbers = Array.from({ length: 2000 }, (_, i) => (i * 7919) % 1013);

@@ -89,31 +89,43 @@ export function describeStageContract(name: string, makeStage: () => Stage, reco
     });
 
     it("closes its upstream when the consumer stops early", async () => {
-      let closed = false;
-      let pulled = 0;
-      const items = envelopes(records);
-      async function* upstream(): AsyncGenerator<Envelope> {
-        try {
-          for (const item of items) {
-            pulled++;
-            yield item;
-          }
-        } finally {
-          closed = true;
-        }
-      }
-      const stage = makeStage();
-      const ctx = {
-        stage: name,
-        reject() {},
-        duplicate() {},
-        warn() {},
-      };
-      for await (const _ of stage(upstream(), ctx)) break;
-      expect(pulled).toBeGreaterThan(0);
-      expect(closed).toBe(true);
+      await checkEarlyExit(name, makeStage, records);
     });
   });
+}
+
+/**
+ * The contract's early-exit check: the consumer stops after the first record, and the stage must close its
+ * upstream (so every stage above it runs its `finally`: worker pools, temp files). The input is `records` repeated
+ * past several batches (4 × 512), so that a stage cannot pass by having read everything before it yields. Throws
+ * when the upstream is left open.
+ * @example await checkEarlyExit("validate", () => validate(), records);
+ */
+export async function checkEarlyExit(name: string, makeStage: () => Stage, records: readonly unknown[]): Promise<void> {
+  if (records.length === 0) throw new Error("checkEarlyExit(): give at least one record");
+  const total = Math.max(records.length, 4 * 512 + 1);
+  let closed = false;
+  let pulled = 0;
+  const items = envelopes(records);
+  async function* upstream(): AsyncGenerator<Envelope> {
+    try {
+      for (let i = 0; i < total; i++) {
+        pulled++;
+        const item = items[i % items.length]!;
+        yield i < items.length ? item : { ...item, source: { ...item.source, line: i + 1 } };
+      }
+    } finally {
+      closed = true;
+    }
+  }
+  const ctx = { stage: name, reject() {}, duplicate() {}, warn() {} };
+  for await (const _ of makeStage()(upstream(), ctx)) break;
+  if (pulled === 0) throw new Error(`${name}: the stage never read its input`);
+  if (!closed) {
+    throw new Error(
+      `${name}: the consumer stopped early after ${pulled} of ${total} records, and the stage left its upstream open (close it in a finally, or iterate it with for await)`,
+    );
+  }
 }
 
 /**

@@ -4,13 +4,15 @@ import {
   type Envelope,
   type RecordSource,
   type Rejected,
-  runPipeline,
   type Stage,
   type StageCounts,
-  totals,
+  type totals,
   type Warning,
 } from "@curate/core";
-import { type Manifest, writeDataset } from "@curate/write";
+import type { Manifest } from "@curate/write";
+import { execute, type PlanSource, runDataset } from "./engine.js";
+
+export * from "./engine.js";
 
 /** Options of `Pipeline.run`: where and how to write the dataset folder. */
 export interface PipelineRunOptions {
@@ -72,9 +74,9 @@ export function pipeline(
   }
   return {
     run(options) {
-      return writeDataset({
+      return runDataset({
         dir: options.out,
-        source: source as Parameters<typeof writeDataset>[0]["source"],
+        source: source as PlanSource,
         stages,
         force: options.force ?? false,
         compress: options.compress ?? false,
@@ -83,15 +85,20 @@ export function pipeline(
       });
     },
     async collect<T>() {
-      const result = { kept: [] as Envelope<T>[], rejected: [] as Rejected[], duplicates: [] as Duplicate[] };
+      const kept: Envelope<T>[] = [];
+      const rejected: Rejected[] = [];
+      const duplicates: Duplicate[] = [];
       const warnings: Warning[] = [];
-      const run = runPipeline<T>(source, stages, {
-        onReject: (r) => result.rejected.push(r),
-        onDuplicate: (d) => result.duplicates.push(d),
-        onWarning: (w) => warnings.push(w),
+      const run = await execute(source, stages, {
+        sinks: {
+          onReject: (r) => rejected.push(r),
+          onDuplicate: (d) => duplicates.push(d),
+          onWarning: (w) => warnings.push(w),
+        },
+        write: (batch) => kept.push(...(batch as Envelope<T>[])),
+        abort() {},
       });
-      for await (const batch of run.batches) result.kept.push(...batch);
-      return { ...result, warnings, counts: run.counts, totals: totals(run.counts) };
+      return { kept, rejected, duplicates, warnings, counts: run.counts, totals: run.totals };
     },
   };
 }

@@ -3,13 +3,15 @@
  * `file:line[:col] severity code path message` (what `curate validate` prints, and what other commands reuse for
  * their rejects).
  */
-import type { Issue, Rejected, Severity, Warning } from "@curate/core";
+import type { Issue, Rejected, Severity, Source, Warning } from "@curate/core";
 
 export interface Diagnostic {
   readonly file: string;
   readonly line: number;
-  /** 1-based column, for parse errors. */
+  /** 1-based column, for parse errors and records that do not start their line (array elements). */
   readonly column?: number;
+  /** The record's number in its input, where one line can hold several records (`file:1:4022 #17`). */
+  readonly record?: number;
   readonly severity: Severity;
   readonly code: string;
   /** Field path (`messages[1].role`); empty for the record as a whole. */
@@ -21,10 +23,15 @@ export interface Diagnostic {
   readonly stage: string;
 }
 
-function fromIssue(file: string, line: number, stage: string, issue: Issue): Diagnostic {
+/** Where a record is, as diagnostics show it: the record number and column only where a line can hold several. */
+function place(source: Source): Pick<Diagnostic, "file" | "line" | "column" | "record"> {
+  const { file, line, column, record } = source;
+  return column === undefined || record === undefined ? { file, line } : { file, line, column, record };
+}
+
+function fromIssue(source: Source, stage: string, issue: Issue): Diagnostic {
   return {
-    file,
-    line,
+    ...place(source),
     severity: issue.severity,
     code: issue.code,
     path: issue.path,
@@ -42,15 +49,15 @@ function fromIssue(file: string, line: number, stage: string, issue: Issue): Dia
  */
 export function rejectDiagnostics(rejected: Rejected): Diagnostic[] {
   const { item, reason, stage } = rejected;
-  const { file, line } = item.source;
+  const where = place(item.source);
   if (reason.issues && reason.issues.length > 0)
-    return reason.issues.map((issue) => fromIssue(file, line, stage, issue));
+    return reason.issues.map((issue) => fromIssue(item.source, stage, issue));
   const excerpt = typeof reason.excerpt === "string" && !reason.message.includes(reason.excerpt) ? reason.excerpt : "";
   // A record spanning lines (pretty-printed JSON) names the line the error is on, so `file:line:column` points at it.
   return [
     {
-      file,
-      line: reason.errorLine ?? line,
+      ...where,
+      line: reason.errorLine ?? where.line,
       ...(typeof reason.column === "number" ? { column: reason.column } : {}),
       severity: "error",
       code: reason.code,
@@ -66,15 +73,15 @@ export function rejectDiagnostics(rejected: Rejected): Diagnostic[] {
  * @example onWarning: (w) => print(formatDiagnostic(warningDiagnostic(w)))
  */
 export function warningDiagnostic(warning: Warning): Diagnostic {
-  return fromIssue(warning.item.source.file, warning.item.source.line, warning.stage, warning.issue);
+  return fromIssue(warning.item.source, warning.stage, warning.issue);
 }
 
 /**
- * One diagnostic as a line of text: `file:line[:col] severity code [path] message`.
+ * One diagnostic as a line of text: `file:line[:col][ #record] severity code [path] message`.
  * @example formatDiagnostic(d); // 'data/train.jsonl:17 error unrecognized_role messages[1].role expected one of system|developer|user|assistant|tool, found "wizard"'
  */
 export function formatDiagnostic(d: Diagnostic): string {
-  const where = `${d.file}:${d.line}${d.column === undefined ? "" : `:${d.column}`}`;
+  const where = `${d.file}:${d.line}${d.column === undefined ? "" : `:${d.column}`}${d.record === undefined ? "" : ` #${d.record}`}`;
   // Messages are one line: a newline inside one would break `grep` and editors' problem matchers.
   const message = d.message.replace(/\r?\n/g, " ");
   return `${where} ${d.severity} ${d.code}${d.path ? ` ${d.path}` : ""} ${message}`;

@@ -1,6 +1,7 @@
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import {
+  type ClusterLinks,
   CurateError,
   checkConservation,
   type Duplicate,
@@ -8,11 +9,9 @@ import {
   InternalError,
   jsonOf,
   type PipelineSinks,
-  type RecordSource,
   type Rejected,
-  runPipeline,
-  type Stage,
   type StageCounts,
+  sourceId,
   totals,
   UsageError,
   type Warning,
@@ -55,6 +54,8 @@ export interface DatasetWriterOptions {
 export interface FinishContext {
   /** The runner's per-stage counts (`run.counts`), after the run completed. */
   readonly counts: readonly StageCounts[];
+  /** Clusters merged during the run (`run.clusters`): cluster sizes are counted by the id each cluster ends with. */
+  readonly clusters?: ClusterLinks;
   /** Per-input facts from the reader (`source.stats`). */
   readonly inputs?: readonly InputFacts[];
   /** The full configuration of the run, for the manifest. */
@@ -125,7 +126,8 @@ interface SplitFile {
  * const writer = new DatasetWriter({ dir: "out", splits: stage.splits });
  * const run = runPipeline(source, [validate(), stage], writer.sinks);
  * for await (const batch of run.batches) for (const record of batch) writer.write(record);
- * const manifest = writer.finish({ counts: run.counts, inputs: source.stats, split: stage.report });
+ * const manifest = writer.finish({ counts: run.counts, clusters: run.clusters, inputs: source.stats, split: stage.report });
+ * // `runDataset` in @curate/pipeline does exactly this; use it unless you drive the runner yourself.
  */
 export class DatasetWriter {
   readonly dir: string;
@@ -218,7 +220,7 @@ export class DatasetWriter {
     this.duplicates.write(duplicateLine(duplicate));
     this.duplicated++;
     const { of } = duplicate;
-    const cluster = of.cluster ?? `${of.source.file}:${of.source.line}`;
+    const cluster = of.cluster ?? sourceId(of.source);
     this.clusters.set(cluster, (this.clusters.get(cluster) ?? 0) + 1);
   }
 
@@ -280,8 +282,14 @@ export class DatasetWriter {
         for (const [m, n] of Object.entries(c.duplicatesByMethod))
           duplicatesByMethod[m] = (duplicatesByMethod[m] ?? 0) + n;
       }
+      // Duplicates were counted under the cluster id they had when routed; clusters merged later add up.
+      const merged = new Map<string, number>();
+      for (const [id, n] of this.clusters) {
+        const final = context.clusters ? context.clusters.resolve(id) : id;
+        merged.set(final, (merged.get(final) ?? 0) + n);
+      }
       const clusterSizes: Record<string, number> = {};
-      for (const size of [...this.clusters.values()].map((d) => d + 1).sort((a, b) => a - b)) {
+      for (const size of [...merged.values()].map((d) => d + 1).sort((a, b) => a - b)) {
         clusterSizes[size] = (clusterSizes[size] ?? 0) + 1;
       }
       const { leakage, ...splitReport } = context.split ?? {};
@@ -445,65 +453,5 @@ function previousOutputs(dir: string): string[] {
       .filter((p): p is string => typeof p === "string" && /^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(p));
   } catch {
     return [];
-  }
-}
-
-export interface WriteDatasetOptions extends DatasetWriterOptions {
-  /** Where records come from (a reader; its `stats` become the manifest's inputs). */
-  readonly source: RecordSource & { readonly stats?: readonly InputFacts[] };
-  readonly stages: readonly Stage[];
-  readonly config?: Readonly<Record<string, unknown>>;
-  readonly seed?: string | number;
-  readonly toolVersion?: string;
-  readonly signal?: AbortSignal;
-  /** Called for each kept record after it is written (progress). */
-  readonly onRecord?: (item: Envelope) => void;
-}
-
-/** A split stage as @curate/split makes it: split names and, after the run, a report. */
-interface SplitStageLike {
-  readonly splits: readonly string[];
-  readonly report: SplitReportLike | undefined;
-}
-
-function isSplitStage(stage: Stage): stage is Stage & SplitStageLike {
-  return Array.isArray((stage as unknown as Partial<SplitStageLike>).splits) && "report" in stage;
-}
-
-/**
- * Runs `stages` over `source` and writes the dataset folder with its manifest, in one call. The split stage
- * (if any) is found among the stages: its split names give the files, its report goes into the manifest.
- * @example
- * const manifest = await writeDataset({ dir: "out", source: readInputs(["data.jsonl"]), stages: [split({ seed: 1 })] });
- */
-export async function writeDataset(options: WriteDatasetOptions): Promise<Manifest> {
-  const splitStage = options.stages.find(isSplitStage);
-  const writer = new DatasetWriter({
-    ...options,
-    ...(splitStage && !options.splits ? { splits: splitStage.splits } : {}),
-  });
-  try {
-    const run = runPipeline(options.source, options.stages, {
-      ...writer.sinks,
-      ...(options.signal ? { signal: options.signal } : {}),
-    });
-    for await (const batch of run.batches) {
-      for (const record of batch) {
-        writer.write(record);
-        options.onRecord?.(record);
-      }
-    }
-    const split = splitStage?.report;
-    return writer.finish({
-      counts: run.counts,
-      ...(options.source.stats ? { inputs: options.source.stats } : {}),
-      ...(options.config ? { config: options.config } : {}),
-      ...(options.seed !== undefined ? { seed: options.seed } : {}),
-      ...(split ? { split } : {}),
-      ...(options.toolVersion ? { toolVersion: options.toolVersion } : {}),
-    });
-  } catch (error) {
-    writer.abort();
-    throw error;
   }
 }

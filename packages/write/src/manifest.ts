@@ -2,6 +2,16 @@ import { readFileSync } from "node:fs";
 import { CurateError, formatPath } from "@curate/core";
 import { z } from "zod";
 
+/** A record's identity: input file, line (and column), record number in its input, byte offset, input index. */
+const sourceSchema = z.object({
+  file: z.string(),
+  line: z.number(),
+  column: z.number().optional(),
+  record: z.number().optional(),
+  offset: z.number().optional(),
+  input: z.number().optional(),
+});
+
 /**
  * The manifest format version; bumped on incompatible changes so that `curate report` can refuse what it cannot
  * read instead of misreading it.
@@ -88,8 +98,8 @@ export type OutputFile = z.infer<typeof outputFileSchema>;
 
 const leakExampleSchema = z.object({
   kind: z.enum(["exact", "ngram"]),
-  heldOut: z.object({ file: z.string(), line: z.number() }),
-  train: z.object({ file: z.string(), line: z.number() }),
+  heldOut: sourceSchema,
+  train: sourceSchema,
 });
 
 /**

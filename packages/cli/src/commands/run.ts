@@ -1,4 +1,5 @@
-import type { Stage } from "@curate/core";
+import { resolve } from "node:path";
+import type { RunConfig } from "@curate/pipeline/config";
 import type { Manifest } from "@curate/write";
 import { type Command, Option } from "commander";
 import {
@@ -12,7 +13,6 @@ import {
   table,
   usage,
 } from "../common.js";
-import type { RunConfig } from "../config.js";
 import { version } from "../process.js";
 
 const examples = `
@@ -142,7 +142,7 @@ export function registerRun(program: Command): void {
     .addHelpText("after", examples)
     .action(async (inputs: string[], options: RunCommandOptions, command: Command) => {
       // The config schema is zod: loaded here, not at the top, so that other commands never build it.
-      const { loadRunConfig, parseRunConfig } = await import("../config.js");
+      const { loadRunConfig, parseRunConfig } = await import("@curate/pipeline/config");
       const fromFile = options.config ? await loadRunConfig(options.config) : {};
       const config = parseRunConfig(mergeFlags(fromFile, inputs, options, command), "command line");
       await runConfigured(config, { json: options.json ?? false, quiet: options.quiet ?? false });
@@ -247,142 +247,54 @@ function parseRules(specs: readonly string[]): Record<string, string> {
   return rules;
 }
 
-/** The stages a configuration asks for, in pipeline order, plus the split stage (for the writer). */
-async function buildStages(config: RunConfig) {
-  const stages: Stage[] = [];
-  if (config.validate !== false) {
-    const { validate } = await import("@curate/validate");
-    const v = config.validate ?? {};
-    let schema: Awaited<ReturnType<typeof import("@curate/formats").loadUserSchema>> | undefined;
-    if (v.schema !== undefined) schema = await (await import("@curate/formats")).loadUserSchema(v.schema);
-    stages.push(
-      validate({
-        ...(v.format !== undefined ? { format: v.format as never } : {}),
-        ...(schema ? { schema } : {}),
-        ...(v.rules ? { rules: v.rules } : {}),
-        strict: v.strict ?? false,
-      }),
-    );
-  }
-  if (config.decontaminate || config.dedup !== false) {
-    const { decontaminate, exactDedup, nearDedup, parseKey } = await import("@curate/dedup");
-    if (config.decontaminate) {
-      const d = config.decontaminate;
-      stages.push(decontaminate({ against: d.against, ...(d.n ? { n: d.n } : {}), mode: d.mode ?? "remove" }));
-    }
-    if (config.dedup !== false) {
-      const d = config.dedup ?? {};
-      const key = parseKey(d.key);
-      const mode = d.mode ?? "remove";
-      if (d.exact !== false)
-        stages.push(exactDedup({ key, mode, normalize: (d.normalize ?? ["nfkc", "whitespace"]).join(",") }));
-      if (d.near) {
-        stages.push(
-          nearDedup({
-            key,
-            mode,
-            ...(d.threshold !== undefined ? { threshold: d.threshold } : {}),
-            ...(d.shingle !== undefined ? { shingle: d.shingle } : {}),
-            ...(d.numPerm !== undefined ? { numPerm: d.numPerm } : {}),
-            ...(d.verify !== undefined ? { verify: d.verify } : {}),
-            ...(config.threads !== undefined ? { threads: config.threads } : {}),
-          }),
-        );
-      }
-    }
-  }
-  if (config.tokens) {
-    const { countTokens } = await import("@curate/tokens");
-    const t = config.tokens;
-    stages.push(
-      countTokens({
-        tokenizer: t.tokenizer,
-        ...(t.maxTokens !== undefined ? { maxTokens: t.maxTokens } : {}),
-        ...(t.minTokens !== undefined ? { minTokens: t.minTokens } : {}),
-        ...(t.onOverflow !== undefined ? { onOverflow: t.onOverflow } : {}),
-        ...(config.threads !== undefined ? { threads: config.threads } : {}),
-      }),
-    );
-  }
-  if (config.to !== undefined) {
-    const { convertTo, isFormatName, formatNames } = await import("@curate/formats");
-    if (!isFormatName(config.to)) usage(`--to must be one of ${formatNames.join(", ")}, found "${config.to}"`);
-    stages.push(convertTo({ to: config.to }));
-  }
-  let splitStage: import("@curate/split").SplitStage | undefined;
-  if (config.split !== false) {
-    const { split, parseRatios } = await import("@curate/split");
-    const s = config.split ?? {};
-    splitStage = split({
-      ...(s.sizes ? { sizes: s.sizes } : {}),
-      ...(s.ratios !== undefined ? { ratios: typeof s.ratios === "string" ? parseRatios(s.ratios) : s.ratios } : {}),
-      seed: config.seed ?? 0,
-      ...(s.key !== undefined ? { key: s.key } : {}),
-      ...(s.stratifyBy !== undefined ? { stratifyBy: s.stratifyBy } : {}),
-      ...(s.groupBy !== undefined ? { groupBy: s.groupBy } : {}),
-      ...(s.leakage !== undefined ? { leakage: s.leakage } : {}),
-    });
-    stages.push(splitStage);
-  }
-  return { stages, splitStage };
-}
-
 /**
  * Runs a checked configuration and writes the dataset folder; prints the summary. `curate split` is this with
- * validation and dedup off.
+ * validation and dedup off. The plan and the run are @curate/pipeline's: this only adds progress and printing.
  */
 export async function runConfigured(
   config: RunConfig,
   output: { json: boolean; quiet: boolean; command?: string },
 ): Promise<Manifest> {
-  const started = performance.now();
   if (!config.out) usage('curate run needs an output folder: --out DIR (or "out" in the config file)');
   const inputs = config.inputs ?? [];
-  const { stages, splitStage } = await buildStages(config);
-  const { DatasetWriter, manifestSummaryJson, summaryNotes, summaryRows } = await import("@curate/write");
-  const { readInputs, resolveInputs } = await import("@curate/read");
-  const { runPipeline } = await import("@curate/core");
-  // The folder is checked (and refused) before a single record is read.
-  const writer = new DatasetWriter({
-    dir: config.out!,
-    ...(splitStage ? { splits: splitStage.splits } : { splits: ["train"] }),
-    compress: config.compress ?? false,
-    force: config.force ?? false,
-  });
+  const [
+    { planStages },
+    { runDataset },
+    { manifestSummaryJson, summaryNotes, summaryRows },
+    { readInputs, resolveInputs },
+  ] = await Promise.all([
+    import("@curate/pipeline/plan"),
+    import("@curate/pipeline"),
+    import("@curate/write"),
+    import("@curate/read"),
+  ]);
+  const { stages, splitStage } = await planStages(config);
+  const resolved = await resolveInputs(inputs);
+  const progress = createProgress(
+    resolved.reduce((sum, input) => sum + (input.bytes ?? 0), 0),
+    output.quiet || output.json,
+  );
   let manifest: Manifest;
   try {
-    const resolved = await resolveInputs(inputs);
-    const progress = createProgress(
-      resolved.reduce((sum, input) => sum + (input.bytes ?? 0), 0),
-      output.quiet || output.json,
-    );
-    const source = readInputs(inputs, {
-      ...(config.maxLineBytes !== undefined ? { maxLineBytes: config.maxLineBytes } : {}),
-      onBytes: progress.bytes,
-    });
-    const run = runPipeline(source, stages, writer.sinks);
-    try {
-      for await (const batch of run.batches) {
-        for (const record of batch) writer.write(record);
-        progress.records(batch.length);
-      }
-    } finally {
-      progress.done();
-    }
-    manifest = writer.finish({
-      counts: run.counts,
-      inputs: source.stats,
+    manifest = await runDataset({
+      dir: config.out!,
+      splits: splitStage ? splitStage.splits : ["train"],
+      compress: config.compress ?? false,
+      force: config.force ?? false,
+      source: readInputs(inputs, {
+        ...(config.maxLineBytes !== undefined ? { maxLineBytes: config.maxLineBytes } : {}),
+        onBytes: progress.bytes,
+      }),
+      stages,
       config: { command: output.command ?? "run", ...config, inputs: inputs.length > 0 ? inputs : ["-"] },
       seed: config.seed ?? 0,
-      ...(splitStage?.report ? { split: splitStage.report } : {}),
       toolVersion: version,
-      wallMs: performance.now() - started,
+      onRecords: progress.records,
     });
-  } catch (error) {
-    writer.abort();
-    throw error;
+  } finally {
+    progress.done();
   }
-  if (output.json) printJson({ out: writer.dir, ...manifestSummaryJson(manifest) });
+  if (output.json) printJson({ out: resolve(config.out!), ...manifestSummaryJson(manifest) });
   else if (!output.quiet) {
     note(table(summaryRows(manifest)));
     for (const line of summaryNotes(manifest)) note(line);

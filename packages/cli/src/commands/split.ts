@@ -91,7 +91,7 @@ async function runSplit(inputs: string[], options: SplitCommandOptions, ratiosGi
   if (sized && ratiosGiven) usage("give either --split ratios or --test-size/--validation-size, not both");
   const [{ parseRatios }, { parseRunConfig }, { runConfigured }] = await Promise.all([
     import("@curate/split"),
-    import("../config.js"),
+    import("@curate/pipeline/config"),
     import("./run.js"),
   ]);
   const sizes: Record<string, number> = {};

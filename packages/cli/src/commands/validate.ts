@@ -105,7 +105,7 @@ class DiagnosticPrinter {
   /** Prints what is held, each file's diagnostics by line (a stable sort keeps a record's own order). */
   flush(): void {
     for (const list of this.held.values()) {
-      list.sort((a, b) => a.line - b.line);
+      list.sort((a, b) => a.line - b.line || (a.record ?? 0) - (b.record ?? 0));
       for (const d of list) this.print(d);
     }
     this.held = new Map();

@@ -4,11 +4,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { fromArray, rememberJson, type Stage, type StageCounts } from "@curate/core";
+import {
+  DatasetWriter,
+  manifestSchema,
+  manifestSummaryJson,
+  readManifest,
+  renderReportHtml,
+  summaryNotes,
+  summaryRows,
+} from "@curate/write";
 import { afterAll, describe, expect, it } from "vitest";
-import { DatasetWriter, writeDataset } from "./dataset.js";
-import { renderReportHtml } from "./html.js";
-import { manifestSchema, readManifest } from "./manifest.js";
-import { manifestSummaryJson, summaryNotes, summaryRows } from "./summary.js";
+import { runDataset } from "./engine.js";
 
 const roots: string[] = [];
 function freshDir(): string {
@@ -91,7 +97,7 @@ function toyStages(): Stage[] {
 }
 
 async function runToy(dir: string, options: { compress?: boolean; force?: boolean } = {}) {
-  return writeDataset({
+  return runDataset({
     dir,
     splits: ["train", "test"],
     ...options,
@@ -241,15 +247,13 @@ describe("DatasetWriter", () => {
     const source = Object.assign(fromArray(records.slice(0, 3), "a.jsonl"), {
       stats: [{ path: "a.jsonl", bytes: 10, sha256: "x", records: 4 }],
     });
-    await expect(writeDataset({ dir, source, stages: [] })).rejects.toThrow(
-      /inputs hold 4 records, the pipeline read 3/,
-    );
+    await expect(runDataset({ dir, source, stages: [] })).rejects.toThrow(/inputs hold 4 records, the pipeline read 3/);
     expect(readdirSync(dir)).toEqual([]);
   });
 
   it("puts records without meta.split in the default split, and converts records on the way out", async () => {
     const dir = freshDir();
-    const manifest = await writeDataset({
+    const manifest = await runDataset({
       dir,
       defaultSplit: "all",
       source: fromArray([{ q: "a" }, { q: "b" }]),
@@ -276,7 +280,7 @@ describe("DatasetWriter", () => {
         yield data.q === "b" ? { ...item, data: { q: "B" } } : { ...item, meta: { ...item.meta, seen: true } };
       }
     };
-    await writeDataset({ dir, source: fromArray([{ q: "a" }, { q: "b" }]), stages: [reading, changing] });
+    await runDataset({ dir, source: fromArray([{ q: "a" }, { q: "b" }]), stages: [reading, changing] });
     expect(readFileSync(join(dir, "train.jsonl"), "utf8")).toBe('{ "q": "a"}\n{"q":"B"}\n');
   });
 
