@@ -10,7 +10,13 @@ const { dir, cleanup } = tempDir("curate-identity-");
 afterAll(cleanup);
 
 const verbs = ["Summarise", "Translate", "Explain", "Rewrite", "Classify", "List"];
-const topics = ["the water cycle", "a sorting algorithm", "photosynthesis", "the French revolution", "compound interest"];
+const topics = [
+  "the water cycle",
+  "a sorting algorithm",
+  "photosynthesis",
+  "the French revolution",
+  "compound interest",
+];
 
 /** 7,000 alpaca records with 182 exact copies of earlier ones, on one line. */
 function oneLineDataset(): { path: string; copies: number } {
