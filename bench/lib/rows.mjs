@@ -127,7 +127,7 @@ export const ROWS = [
   {
     name: "startup:hook-10",
     kind: "startup",
-    about: "the pre-commit hook's entry (dist/curate-validate.mjs, bundled) on the same 10-line file",
+    about: "the pre-commit hook's entry (bundle/bin/curate-validate.js, bundled) on the same 10-line file",
     hook: true,
   },
   { name: "startup:help", kind: "startup", about: "curate --help" },
@@ -325,10 +325,10 @@ async function runStartup(row, ctx) {
   if (row.command && !cli.commands.has(row.command)) {
     return { status: "na", note: `n/a (curate ${row.command} not registered yet)` };
   }
-  // The hook row runs what pre-commit runs: the bundle `npm run build` writes (scripts/bundle-hook.mjs).
-  const hookBin = join(ctx.root, "dist/curate-validate.mjs");
+  // The hook row runs what pre-commit runs: the committed bundle (scripts/bundle.mjs).
+  const hookBin = join(ctx.root, "bundle/bin/curate-validate.js");
   if (row.hook && !existsSync(hookBin)) {
-    return { status: "na", note: "n/a (dist/curate-validate.mjs not built: npm run build)" };
+    return { status: "na", note: "n/a (bundle/bin/curate-validate.js missing: npm run bundle)" };
   }
   const argv = row.hook
     ? [hookBin, ctx.corpus.small]

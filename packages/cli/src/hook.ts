@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * `curate-validate`: the pre-commit hook's entry point. It is `curate validate` alone, bundled into one file with
- * its dependencies (scripts/bundle-hook.mjs), so the hook installs from this repository in seconds without the
+ * its dependencies (scripts/bundle.mjs), so the hook installs from this repository in seconds without the
  * workspace packages or any tokenizer.
  */
 import { Command } from "commander";

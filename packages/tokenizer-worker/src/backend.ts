@@ -133,7 +133,7 @@ async function importOrExplain<T>(name: string, load: () => Promise<unknown>): P
     return (await load()) as T;
   } catch (cause) {
     const error = new Error(
-      `the tokenizer library "${name}" could not be loaded; install it with: npm install ${name}`,
+      `the tokenizer library "${name}" could not be loaded; install it with: npm install ${name} (beside a global curate: npm install -g ${name})`,
       {
         cause,
       },

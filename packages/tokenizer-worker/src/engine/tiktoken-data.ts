@@ -22,7 +22,17 @@ export interface TiktokenData {
  */
 export function loadTiktokenData(encoding: OpenAiEncoding): TiktokenData {
   const require = createRequire(import.meta.url);
-  const path = require.resolve(`tiktoken/encoders/${encoding}.json`);
+  let path: string;
+  try {
+    path = require.resolve(`tiktoken/encoders/${encoding}.json`);
+  } catch (cause) {
+    // The bundled CLI (bundle/, installed with `npm install -g`) leaves tokenizer packages out: say what to install.
+    throw new Error(
+      `the OpenAI encoding ${encoding} comes from the npm package tiktoken, which is not installed: ` +
+        "npm install tiktoken (beside a global curate: npm install -g tiktoken)",
+      { cause },
+    );
+  }
   const json = JSON.parse(readFileSync(path, "utf8")) as {
     pat_str: string;
     special_tokens: Record<string, number>;
