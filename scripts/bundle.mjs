@@ -8,7 +8,7 @@
 //
 // Layout, chosen so the URLs the source computes from import.meta.url land on bundled files:
 //   bin/curate.js, bin/curate-validate.js      the commands
-//   bin/worker.js, bin/leak-worker.js          worker threads (workerEntry: "./<name>.js" beside the caller)
+//   bin/worker.js, bin/leak-worker.js, bin/shard-worker.js  worker threads (workerEntry: "./<name>.js" beside the caller)
 //   src/sketch-worker.mjs                      near-dedup worker (dedup: new URL("../src/sketch-worker.mjs"))
 //   package.json                               "type": "module" and the version (the CLI reads "../package.json")
 // Tokenizer libraries stay external: they are optional for the commands that do not count tokens.
@@ -55,6 +55,7 @@ export async function bundle(out) {
       "curate-validate": "packages/cli/src/hook.ts",
       worker: "packages/tokenizer-worker/src/worker.ts",
       "leak-worker": "packages/split/src/leak-worker.ts",
+      "shard-worker": "packages/read/src/shard-worker.ts",
     },
     outdir: join(dir, "bin"),
   });
@@ -80,6 +81,7 @@ export async function bundle(out) {
     "bin/curate-validate.js",
     "bin/worker.js",
     "bin/leak-worker.js",
+    "bin/shard-worker.js",
     "src/sketch-worker.mjs",
   ];
 }

@@ -138,7 +138,7 @@ describe("duplicate-key pre-test", () => {
     for (let i = 0; i < 3000; i++) {
       const text = randomObjectText(random, 0);
       const out: Entry[] = [];
-      parseRecord(text, { file: "t.jsonl", line: 1, column: 1, bytes: text.length }, true, out);
+      parseRecord(text, { file: "t.jsonl", line: 1, column: 1, bytes: text.length, offset: 0 }, true, out);
       const expected = scanJson(text, true).duplicates.length > 0;
       const last = out.at(-1)!;
       const rejectedAsDuplicate = last instanceof Routed && last.reason?.code === "duplicate_key";

@@ -107,7 +107,8 @@ function addStats(stats: InputStats[], result: ShardResult, whole: InputStats | 
     stats[shard.input] = { ...whole, path: shard.path };
     return;
   }
-  const stat = (stats[shard.input] ??= emptyStats(shard.path));
+  stats[shard.input] ??= emptyStats(shard.path);
+  const stat = stats[shard.input]!;
   stat.records += result.records;
   stat.blankLines += result.blankLines;
 }
