@@ -39,7 +39,11 @@ export function runInterruptCleanups(): { removed: string[]; failed: string[] } 
   return { removed, failed };
 }
 
-function isAlive(pid: number): boolean {
+/**
+ * Whether process `pid` is running (one we may not signal counts): how stale temp folders and locks are told apart.
+ * @example if (!isAlive(owner)) takeOver(lock);
+ */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -7,6 +7,7 @@ import {
   type Duplicate,
   type Envelope,
   InternalError,
+  isAlive,
   jsonOf,
   onInterrupt,
   type PipelineSinks,
@@ -416,15 +417,6 @@ function checkSplitName(name: string): void {
 function inputRecordCount(inputs: readonly InputFacts[] | undefined): number | undefined {
   if (!inputs || inputs.length === 0 || inputs.some((i) => typeof i.records !== "number")) return undefined;
   return inputs.reduce((sum, i) => sum + i.records!, 0);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 /**

@@ -1,6 +1,6 @@
 import { linkSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { CurateError } from "@curate/core";
+import { CurateError, isAlive } from "@curate/core";
 
 /**
  * The lock file a dataset writer holds in its output folder while it runs; it holds the writer's pid.
@@ -55,15 +55,6 @@ export function makeFolder(dir: string): void {
   }
   makeFolder(parent);
   makeFolder(dir);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 /**
