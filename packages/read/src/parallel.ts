@@ -61,6 +61,7 @@ export function readInputsParallel(patterns: readonly string[], options: Paralle
         shard,
         whole: !ranged.has(shard.input) && shard.start === 0 && shard.end === undefined,
         maxLineBytes,
+        ...(options.maxDepth !== undefined ? { maxDepth: options.maxDepth } : {}),
         cwd,
       });
     try {

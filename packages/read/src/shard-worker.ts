@@ -13,6 +13,7 @@ export interface ShardRequest {
   readonly shard: ShardSpec;
   readonly whole: boolean;
   readonly maxLineBytes: number;
+  readonly maxDepth?: number;
   readonly cwd: string;
 }
 
@@ -22,15 +23,15 @@ export type ShardReply =
 
 /**
  * Reads a whole input with the sequential reader, keeping its routes in order as shard entries.
- * @example const { result, stats } = await readWhole(shard, 1 << 24, process.cwd());
+ * @example const { result, stats } = await readWhole(shard, { maxLineBytes: 1 << 24, cwd: process.cwd() });
  */
 export async function readWhole(
   shard: ShardSpec,
-  maxLineBytes: number,
-  cwd: string,
+  options: { readonly maxLineBytes: number; readonly maxDepth?: number; readonly cwd: string },
 ): Promise<{ result: ShardResult; stats: InputStats }> {
   const entries: ShardEntry[] = [];
-  const source = readInputs([shard.path], { maxLineBytes, cwd });
+  const { maxLineBytes, maxDepth, cwd } = options;
+  const source = readInputs([shard.path], { maxLineBytes, ...(maxDepth !== undefined ? { maxDepth } : {}), cwd });
   const ctx: StageContext = {
     stage: "read",
     reject: (item, reason) => entries.push({ kind: "reject", item, reason }),
@@ -46,7 +47,7 @@ export async function readWhole(
 parentPort?.on("message", async (request: ShardRequest) => {
   try {
     const reply: ShardReply = request.whole
-      ? { id: request.shard.id, ...(await readWhole(request.shard, request.maxLineBytes, request.cwd)) }
+      ? { id: request.shard.id, ...(await readWhole(request.shard, request)) }
       : { id: request.shard.id, result: await readShard(request.shard, request) };
     parentPort!.postMessage(reply);
   } catch (error) {

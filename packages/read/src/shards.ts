@@ -11,10 +11,10 @@
 import { open } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Envelope, Issue, RejectReason } from "@curate/core";
-import { DEFAULT_MAX_LINE_BYTES } from "./defaults.js";
+import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_LINE_BYTES } from "./defaults.js";
 import { resolveInputs, STDIN } from "./inputs.js";
 import { JsonlSplitter } from "./jsonl.js";
-import { type Entry, numberEntries, Routed } from "./record.js";
+import { type Entry, numberEntries, Routed, setMaxDepth } from "./record.js";
 import { detectCompression } from "./source.js";
 import { RecordSplitter } from "./splitter.js";
 import type { ReadOptions } from "./types.js";
@@ -133,6 +133,7 @@ export interface ShardResult {
  */
 export async function readShard(shard: ShardSpec, options: ReadOptions = {}): Promise<ShardResult> {
   const maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
+  const maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
   // The first shard starts the file: a BOM and leading blank lines are the whole-file reader's to handle.
   const splitter =
     shard.start === 0
@@ -147,9 +148,11 @@ export async function readShard(shard: ShardSpec, options: ReadOptions = {}): Pr
       const { bytesRead } = await file.read(chunk, 0, want, at);
       if (bytesRead === 0) break;
       // The splitter keeps no reference to a chunk it has finished with, except for a held line: copy that case.
+      setMaxDepth(maxDepth); // per synchronous push: shards read side by side in one thread may have other limits
       splitter.push(Buffer.from(chunk.subarray(0, bytesRead)), out);
       at += bytesRead;
     }
+    setMaxDepth(maxDepth);
     splitter.end(out);
   } finally {
     await file.close();

@@ -199,6 +199,7 @@ export async function runConfigured(
       inputs,
       source: (workers > 1 ? readInputsParallel : readInputs)(inputs, {
         ...(config.maxLineBytes !== undefined ? { maxLineBytes: config.maxLineBytes } : {}),
+        ...(config.maxDepth !== undefined ? { maxDepth: config.maxDepth } : {}),
         ...(config.shardBytes !== undefined ? { shardBytes: config.shardBytes } : {}),
         workers,
         onBytes: progress.bytes,
