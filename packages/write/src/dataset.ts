@@ -19,7 +19,7 @@ import {
   type Warning,
 } from "@curate/core";
 import { AtomicFileWriter } from "./atomic.js";
-import { commitGeneration, currentGeneration, sweepGenerationEntry } from "./generation.js";
+import { commitGeneration, commitInPlace, currentGeneration, sweepGenerationEntry, symlinksWork } from "./generation.js";
 import { checkOutputPlace } from "./guards.js";
 import { duplicateLine, rejectLine } from "./jsonl.js";
 import { LOCK_FILE, lockFolder } from "./lock.js";
@@ -142,6 +142,8 @@ export class DatasetWriter {
   readonly dir: string;
   private readonly temp: string;
   private readonly unlock: () => void;
+  /** Whether the folder can hold symlinks, so the commit is one atomic switch (generation.ts). */
+  private readonly atomic: boolean;
   private forget: () => void = () => {};
   private readonly started = performance.now();
   private readonly options: DatasetWriterOptions;
@@ -168,6 +170,7 @@ export class DatasetWriter {
     this.unlock = lockFolder(this.dir);
     try {
       prepareDir(this.dir, options.force ?? false);
+      this.atomic = symlinksWork(this.dir);
     } catch (error) {
       this.unlock();
       throw error;
@@ -370,7 +373,8 @@ export class DatasetWriter {
    */
   private commit(paths: readonly string[]): void {
     const previous = previousOutputs(this.dir);
-    commitGeneration(this.dir, this.temp, [...paths, "manifest.json"], previous);
+    if (this.atomic) commitGeneration(this.dir, this.temp, [...paths, "manifest.json"], previous);
+    else commitInPlace(this.dir, this.temp, paths, previous);
   }
 
   /** Discards everything this writer wrote; `dir` is left as it was (apart from being created). */

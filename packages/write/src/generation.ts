@@ -138,6 +138,16 @@ function linkThroughCurrent(dir: string, name: string): void {
     } catch (cause) {
       throw ioError("write", kept, cause);
     }
+  } else if (info?.isSymbolicLink()) {
+    // Someone's own link (to a file elsewhere): its bytes join the current generation as a copy, as a plain file's do.
+    const current = currentGeneration(dir);
+    if (current !== undefined) {
+      try {
+        copyFileSync(path, join(dir, current, name));
+      } catch {
+        // A link that leads nowhere: nothing for a reader to see before the switch either.
+      }
+    }
   } else if (info?.isDirectory()) {
     throw ioError(
       "write",
@@ -146,6 +156,41 @@ function linkThroughCurrent(dir: string, name: string): void {
     );
   }
   placeLink(dir, name, through(name));
+}
+
+/**
+ * Whether `dir` can hold symlinks (not FAT or exFAT, not an SMB share without them, not Windows without the
+ * privilege): a probe link made and removed. Where it cannot, the writer commits in place (`commitInPlace`).
+ * @example const atomic = symlinksWork("out");
+ */
+export function symlinksWork(dir: string): boolean {
+  const probe = join(dir, `.probe.curate-link-${process.pid}`);
+  try {
+    symlinkSync(CURRENT_LINK, probe);
+  } catch {
+    return false;
+  }
+  rmSync(probe, { force: true });
+  return true;
+}
+
+/**
+ * The commit where symlinks are not available: the old manifest goes first (from then on the folder is visibly
+ * unfinished), then each file by its own atomic rename, then files of the earlier run that this run did not write,
+ * and the new manifest last. A kill in between leaves a folder without `manifest.json` (not a finished dataset)
+ * that may hold some new and some old files.
+ * @example commitInPlace("out", "out/.curate-tmp-4711-1", ["train.jsonl"], []);
+ */
+export function commitInPlace(dir: string, temp: string, paths: readonly string[], previous: readonly string[]): void {
+  try {
+    rmSync(join(dir, "manifest.json"), { force: true });
+    for (const path of paths) renameSync(join(temp, path), join(dir, path));
+    for (const path of previous) if (!paths.includes(path)) rmSync(join(dir, path), { force: true });
+    renameSync(join(temp, "manifest.json"), join(dir, "manifest.json"));
+  } catch (cause) {
+    throw ioError("write", dir, cause);
+  }
+  rmSync(temp, { recursive: true, force: true });
 }
 
 /**
