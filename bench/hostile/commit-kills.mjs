@@ -50,7 +50,10 @@ writeFileSync(
 const a = ["run", input, "--dedup", "exact", "--split", "train=0.8,validation=0.1,test=0.1"];
 const b = ["run", input, "--dedup", "exact", "--split", "train=0.9,test=0.1", "--compress", "--seed", "7", "--force"];
 const curate = (args, env = {}) =>
-  spawnSync(process.execPath, ["--import", preload, bin, ...args], { env: { ...process.env, ...env }, encoding: "utf8" });
+  spawnSync(process.execPath, ["--import", preload, bin, ...args], {
+    env: { ...process.env, ...env },
+    encoding: "utf8",
+  });
 
 const outputsOf = (out) => JSON.stringify(JSON.parse(readFileSync(join(out, "manifest.json"), "utf8")).outputs);
 const template = join(dir, "A");
@@ -58,7 +61,8 @@ curate([...a, "--out", template]);
 if (plain) {
   const flat = join(dir, "A-plain");
   mkdirSync(flat);
-  for (const f of readdirSync(template).filter((f) => !f.startsWith("."))) cpSync(join(template, f), join(flat, f), { dereference: true });
+  for (const f of readdirSync(template).filter((f) => !f.startsWith(".")))
+    cpSync(join(template, f), join(flat, f), { dereference: true });
   rmSync(template, { recursive: true });
   cpSync(flat, template, { recursive: true });
 }
@@ -79,7 +83,9 @@ function view(out) {
   }
   for (const o of manifest.outputs) {
     try {
-      const sha = createHash("sha256").update(readFileSync(join(out, o.path))).digest("hex");
+      const sha = createHash("sha256")
+        .update(readFileSync(join(out, o.path)))
+        .digest("hex");
       if (sha !== o.sha256) return `MIX: ${o.path} does not match`;
     } catch {
       return `MIX: ${o.path} missing`;
@@ -95,10 +101,14 @@ function view(out) {
       // a link that leads nowhere: no file for a reader
     }
   }
-  return Object.entries(datasets).find(([, o]) => o === JSON.stringify(manifest.outputs))?.[0] ?? "MIX: unknown manifest";
+  return (
+    Object.entries(datasets).find(([, o]) => o === JSON.stringify(manifest.outputs))?.[0] ?? "MIX: unknown manifest"
+  );
 }
 
-console.log(`${records} records; A: ${plain ? "plain files" : "generations"}; the commit of B takes ${steps.length} steps`);
+console.log(
+  `${records} records; A: ${plain ? "plain files" : "generations"}; the commit of B takes ${steps.length} steps`,
+);
 console.log("| K | killed before | reader sees | rerun exit | reader sees after | hidden entries after |");
 console.log("| --- | --- | --- | --- | --- | --- |");
 const tally = {};
@@ -115,5 +125,9 @@ for (let k = 1; k <= steps.length; k++) {
   );
   rmSync(out, { recursive: true, force: true });
 }
-console.log(`\n${Object.entries(tally).map(([k, n]) => `${k}: ${n}`).join(", ")}`);
+console.log(
+  `\n${Object.entries(tally)
+    .map(([k, n]) => `${k}: ${n}`)
+    .join(", ")}`,
+);
 rmSync(dir, { recursive: true, force: true });

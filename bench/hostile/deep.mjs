@@ -29,7 +29,9 @@ function measure(args) {
   writeFileSync(input, `${ordinary.join("\n")}\n`);
   const v = measure(["validate", input, "--quiet"]);
   const r = measure(["run", input, "--out", join(dir, "out-ordinary"), "--quiet", "--dedup", "exact"]);
-  console.log(`baseline, no deep record: validate ${v.seconds.toFixed(2)} s, run ${r.seconds.toFixed(2)} s, ${r.rss.toFixed(0)} MiB\n`);
+  console.log(
+    `baseline, no deep record: validate ${v.seconds.toFixed(2)} s, run ${r.seconds.toFixed(2)} s, ${r.rss.toFixed(0)} MiB\n`,
+  );
 }
 console.log("| levels | bottom | line bytes | validate | run | run: reject code | peak RSS (run) |");
 console.log("| --- | --- | --- | --- | --- | --- | --- |");

@@ -53,7 +53,11 @@ for (let t = 0; t < trials; t++) {
   clearTimeout(timer);
   // `.curate-current` and its generation are the committed dataset, not leftovers.
   const ours = (f) => f === ".curate-current" || /^\.curate-gen-/.test(f);
-  const left = existsSync(out) ? readdirSync(out).filter((f) => !ours(f)).sort() : [];
+  const left = existsSync(out)
+    ? readdirSync(out)
+        .filter((f) => !ours(f))
+        .sort()
+    : [];
   const complete = left.includes("manifest.json") ? "yes" : left.some((f) => f.endsWith(".jsonl")) ? "MIXED" : "empty";
   const tmpAfter = readdirSync(temp).length;
   const rerun = spawnSync(process.execPath, [bin, ...args(out, true)], { env });

@@ -19,7 +19,13 @@ import {
   type Warning,
 } from "@curate/core";
 import { AtomicFileWriter } from "./atomic.js";
-import { commitGeneration, commitInPlace, currentGeneration, sweepGenerationEntry, symlinksWork } from "./generation.js";
+import {
+  commitGeneration,
+  commitInPlace,
+  currentGeneration,
+  sweepGenerationEntry,
+  symlinksWork,
+} from "./generation.js";
 import { checkOutputPlace } from "./guards.js";
 import { duplicateLine, rejectLine } from "./jsonl.js";
 import { LOCK_FILE, lockFolder } from "./lock.js";
