@@ -263,4 +263,32 @@ describe("faults and signals through the CLI", () => {
       expect(r.stderr).not.toMatch(/ {4}at |internal error/);
     }
   });
+
+  it("file too large (ulimit -f) and stdin that is a folder: exit 2, the path or the cause, no stack trace", async () => {
+    const { spawnSync } = await import("node:child_process");
+    const input = bigInput();
+    const out = join(dir, "efbig");
+    const tooLarge = spawnSync(
+      "bash",
+      [
+        "-c",
+        `ulimit -f 200 && exec "$0" "$1" run "$2" --out "$3" --split train=1`,
+        process.execPath,
+        curateBin,
+        input,
+        out,
+      ],
+      { encoding: "utf8" },
+    );
+    expect(tooLarge.status, tooLarge.stderr).toBe(2);
+    expect(tooLarge.stderr).toMatch(/cannot write .*efbig\/.*train\.jsonl: EFBIG, file too large/);
+    expect(tooLarge.stderr).not.toMatch(/ {4}at |internal error/);
+    expect(readdirSync(out)).toEqual([]); // nothing committed, the temp folder and the lock removed
+
+    const folder = spawnSync("bash", ["-c", `exec "$0" "$1" validate < "$2"`, process.execPath, curateBin, dir], {
+      encoding: "utf8",
+    });
+    expect(folder.status).toBe(2);
+    expect(folder.stderr).toMatch(/standard input is a folder, not data/);
+  });
 });
