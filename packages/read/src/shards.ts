@@ -10,14 +10,16 @@
  */
 import { open } from "node:fs/promises";
 import { resolve } from "node:path";
-import type { Envelope, Issue, RejectReason } from "@curate/core";
+import type { Envelope, Issue, RejectReason, StageContext } from "@curate/core";
+import { ArrayCutScanner, JsonArraySplitter } from "./array.js";
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_LINE_BYTES } from "./defaults.js";
 import { resolveInputs, STDIN } from "./inputs.js";
 import { JsonlSplitter } from "./jsonl.js";
+import { readInputs } from "./read.js";
 import { type Entry, numberEntries, Routed, setMaxDepth } from "./record.js";
 import { detectCompression } from "./source.js";
 import { RecordSplitter } from "./splitter.js";
-import type { ReadOptions } from "./types.js";
+import type { InputStats, ReadOptions } from "./types.js";
 
 /**
  * One independently readable part of the inputs.
@@ -32,6 +34,16 @@ export interface ShardSpec {
   /** Byte range of the input; a whole input is `[0, undefined)`. Ranges start at a line start. */
   readonly start: number;
   readonly end: number | undefined;
+  /**
+   * A range of a JSON array's elements (the plan found where they start), with the line and byte column of the
+   * range's first byte; absent for a range of JSONL lines.
+   */
+  readonly array?: { readonly line: number; readonly column: number };
+  /**
+   * The whole input is this one shard: it is read with the sequential reader (compression, arrays, `.json` values,
+   * the input's full stats); a range shard is read with `readShard`.
+   */
+  readonly whole: boolean;
 }
 
 export interface ShardPlanOptions extends ReadOptions {
@@ -40,6 +52,7 @@ export interface ShardPlanOptions extends ReadOptions {
 }
 
 const NAME_NOT_LINES = /\.json(?:\.(?:gz|zst|zstd))?$/i;
+
 /** Bytes read at a time when looking for the newline after a cut. */
 const PROBE = 64 * 1024;
 
@@ -56,21 +69,31 @@ export async function planShards(patterns: readonly string[], options: ShardPlan
   const shards: ShardSpec[] = [];
   const inputs = await resolveInputs(patterns, options);
   for (const [input, { path, bytes }] of inputs.entries()) {
-    const whole = { id: shards.length, input, path, start: 0, end: undefined };
-    if (path === STDIN || bytes === undefined || bytes < 2 * target || NAME_NOT_LINES.test(path)) {
+    const whole = { id: shards.length, input, path, start: 0, end: undefined, whole: true };
+    if (path === STDIN || bytes === undefined || bytes < 2 * target) {
       shards.push(whole);
       continue;
     }
     const file = await open(resolve(cwd, path), "r");
     try {
-      if (!(await isPlainLines(file))) {
+      const head = await contentStart(file);
+      if (head === undefined) {
+        shards.push(whole);
+        continue;
+      }
+      if (head.byte === 91) {
+        if (!(await cutArray(file, head, target, input, path, shards))) shards.push(whole);
+        continue;
+      }
+      // A `.json` name that is not an array holds JSON values, whose starts cannot be found from the middle.
+      if (NAME_NOT_LINES.test(path)) {
         shards.push(whole);
         continue;
       }
       let start = 0;
       while (start < bytes) {
         const cut = start + target >= bytes - target / 2 ? bytes : await lineStartAfter(file, start + target, bytes);
-        shards.push({ id: shards.length, input, path, start, end: cut >= bytes ? undefined : cut });
+        shards.push({ id: shards.length, input, path, start, end: cut >= bytes ? undefined : cut, whole: false });
         start = cut;
       }
     } finally {
@@ -80,15 +103,63 @@ export async function planShards(patterns: readonly string[], options: ShardPlan
   return shards;
 }
 
-/** Whether a file is uncompressed and does not start (after whitespace and a BOM) with `[`: JSONL lines. */
-async function isPlainLines(file: import("node:fs/promises").FileHandle): Promise<boolean> {
+/** Where an uncompressed file's content starts (after a BOM and whitespace): its first byte, offset and line. */
+interface ContentStart {
+  readonly byte: number;
+  readonly offset: number;
+  readonly line: number;
+  readonly lineStart: number;
+}
+
+/** The start of a file's content, or undefined when it is compressed or has none within the first 64 KiB. */
+async function contentStart(file: import("node:fs/promises").FileHandle): Promise<ContentStart | undefined> {
   const head = Buffer.alloc(PROBE);
   const { bytesRead } = await file.read(head, 0, PROBE, 0);
   const bytes = head.subarray(0, bytesRead);
-  if (detectCompression(bytes) !== "none") return false;
+  if (detectCompression(bytes) !== "none") return undefined;
   let i = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
-  while (i < bytes.length && (bytes[i] === 32 || bytes[i] === 9 || bytes[i] === 10 || bytes[i] === 13)) i++;
-  return i < bytes.length && bytes[i] !== 91;
+  let line = 1;
+  let lineStart = 0;
+  for (; i < bytes.length && (bytes[i] === 32 || bytes[i] === 9 || bytes[i] === 10 || bytes[i] === 13); i++) {
+    if (bytes[i] === 10) {
+      line++;
+      lineStart = i + 1;
+    }
+  }
+  return i < bytes.length ? { byte: bytes[i]!, offset: i, line, lineStart } : undefined;
+}
+
+/**
+ * Cuts a file holding one JSON array into element ranges (`ArrayCutScanner`: one structural pass over its bytes, no
+ * parsing) and adds them to `shards`. Returns false, adding nothing, when there is no cut to make.
+ */
+async function cutArray(
+  file: import("node:fs/promises").FileHandle,
+  head: ContentStart,
+  target: number,
+  input: number,
+  path: string,
+  shards: ShardSpec[],
+): Promise<boolean> {
+  const scanner = new ArrayCutScanner(target, head.offset + 1, head.line, head.lineStart);
+  const chunk = Buffer.alloc(1 << 20);
+  for (let at = head.offset + 1; ; ) {
+    const { bytesRead } = await file.read(chunk, 0, chunk.length, at);
+    if (bytesRead === 0) break;
+    scanner.push(chunk.subarray(0, bytesRead));
+    at += bytesRead;
+  }
+  const cuts = scanner.cuts;
+  if (cuts.length === 0) return false;
+  let start = 0;
+  let array = { line: 1, column: 1 };
+  for (const cut of cuts) {
+    shards.push({ id: shards.length, input, path, start, end: cut.offset, whole: false, array });
+    start = cut.offset;
+    array = { line: cut.line, column: cut.column };
+  }
+  shards.push({ id: shards.length, input, path, start, end: undefined, whole: false, array });
+  return true;
 }
 
 /** The offset just after the first newline at or after `from` (or `size` when there is none). */
@@ -109,11 +180,19 @@ async function lineStartAfter(
 
 /** One entry of a shard's result, as plain data: a kept record, a reject, or a warning on a kept record. */
 export type ShardEntry =
-  | { readonly kind: "kept"; readonly item: Envelope }
+  | {
+      readonly kind: "kept";
+      readonly item: Envelope;
+      /** Per-record work done in the shard phase, by preparer key (see `Preparer` in @curate/core). */
+      facts?: Record<string, unknown>;
+    }
   | { readonly kind: "reject"; readonly item: Envelope; readonly reason: RejectReason }
   | { readonly kind: "warning"; readonly item: Envelope; readonly issue: Issue };
 
-/** What reading one shard gives: its entries in order, numbered from 1 within the shard, and its size in lines. */
+/**
+ * What reading one shard gives: its entries in order, numbered from 1 within the shard (a whole input's are final),
+ * and its size in lines.
+ */
 export interface ShardResult {
   readonly shard: ShardSpec;
   readonly entries: ShardEntry[];
@@ -123,22 +202,29 @@ export interface ShardResult {
   readonly lines: number;
   /** Blank lines in the shard (they are not records). */
   readonly blankLines: number;
+  /** A whole input's stats, as the sequential reader gives them (undefined for a range shard). */
+  readonly stats?: InputStats;
 }
 
 /**
- * Reads one range shard of a plain JSONL file: a pure function of (shard, options). Lines and record numbers are
- * relative to the shard (the first line of the shard is line 1); byte offsets are the input's. Whole-input shards
- * that are compressed, arrays or stdin are read with `readInputs` instead.
+ * Reads one shard: a pure function of (shard, options) whose result is plain data. A range shard of a plain JSONL
+ * file has lines and record numbers relative to the shard (its first line is line 1; `ShardStitcher` moves them) and
+ * the input's byte offsets; a whole input is read by the sequential reader (compression, arrays, `.json` values) and
+ * comes with its stats. Stdin is never a shard's: it is read where the run is.
  * @example const result = await readShard(shards[1]!, { maxLineBytes: 1 << 24 });
  */
 export async function readShard(shard: ShardSpec, options: ReadOptions = {}): Promise<ShardResult> {
+  if (shard.whole) return readWhole(shard, options);
   const maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
   const maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
   // The first shard starts the file: a BOM and leading blank lines are the whole-file reader's to handle.
+  // A later range of an array starts at an element, with the input's line and column: its lines need no stitching.
   const splitter =
     shard.start === 0
       ? new RecordSplitter(shard.path, maxLineBytes)
-      : new JsonlSplitter(shard.path, maxLineBytes, 1, 1, shard.start);
+      : shard.array
+        ? new JsonArraySplitter(shard.path, maxLineBytes, shard.array.line, shard.array.column, shard.start)
+        : new JsonlSplitter(shard.path, maxLineBytes, 1, 1, shard.start);
   const file = await open(resolve(options.cwd ?? process.cwd(), shard.path), "r");
   const out: Entry[] = [];
   try {
@@ -153,13 +239,35 @@ export async function readShard(shard: ShardSpec, options: ReadOptions = {}): Pr
       at += bytesRead;
     }
     setMaxDepth(maxDepth);
-    splitter.end(out);
+    if (shard.end !== undefined && !(splitter instanceof JsonlSplitter)) splitter.endRange(out);
+    else splitter.end(out);
   } finally {
     await file.close();
   }
   const records = numberEntries(out, 1, shard.input) - 1;
+  if (splitter instanceof JsonArraySplitter || shard.array) {
+    return { shard, entries: out.map(toShardEntry), records, lines: 0, blankLines: 0 };
+  }
   const line = splitter instanceof RecordSplitter ? splitter.line : splitter.currentLine;
   return { shard, entries: out.map(toShardEntry), records, lines: line - 1, blankLines: splitter.blankLines };
+}
+
+/**
+ * Reads a whole input with the sequential reader, keeping its routes in order as shard entries, with its stats.
+ */
+async function readWhole(shard: ShardSpec, options: ReadOptions): Promise<ShardResult> {
+  const entries: ShardEntry[] = [];
+  const source = readInputs([shard.path], options);
+  const ctx: StageContext = {
+    stage: "read",
+    reject: (item, reason) => entries.push({ kind: "reject", item, reason }),
+    duplicate() {},
+    warn: (item, issue) => entries.push({ kind: "warning", item, issue }),
+  };
+  for await (const batch of source.batches!(ctx)) for (const item of batch) entries.push({ kind: "kept", item });
+  for (const entry of entries) (entry.item.source as { input: number }).input = shard.input;
+  const stats = { ...source.stats[0]!, path: shard.path };
+  return { shard, entries, records: stats.records, lines: 0, blankLines: stats.blankLines, stats };
 }
 
 /**
