@@ -64,6 +64,108 @@ describe("hostile input through the CLI", () => {
     expect(readFileSync(join(dir, "deep-run", "rejects.jsonl"), "utf8")).toMatch(/"too_deep"/);
   });
 
+  it("--max-depth moves the too_deep limit in run (config file too), validate, dedup, tokens, split and convert", async () => {
+    const deep = `{"instruction":"x","output":"y","tree":${"[".repeat(600)}1${"]".repeat(600)}}`;
+    const input = write("depth.jsonl", `${record(1)}\n${deep}\n${record(2)}\n`);
+    const rejectsOf = (path: string) => parseJsonl(readFileSync(path, "utf8")) as { code: string }[];
+    const config = write("depth.yaml", "maxDepth: 1000\nsplit: { ratios: { train: 1 } }\n");
+    for (const depth of [undefined, 1000] as const) {
+      const flag = depth === undefined ? [] : ["--max-depth", String(depth)];
+      const tag = depth ?? "default";
+      const runs = {
+        validate: ["validate", input, "--rejects", join(dir, `depth-validate-${tag}.jsonl`)],
+        dedup: ["dedup", input, "--rejects", join(dir, `depth-dedup-${tag}.jsonl`)],
+        tokens: ["tokens", input, "--model", "gpt-4o-mini", "--rejects", join(dir, `depth-tokens-${tag}.jsonl`)],
+        convert: [
+          "convert",
+          input,
+          "--to",
+          "chat",
+          "--extra",
+          "keep",
+          "--rejects",
+          join(dir, `depth-convert-${tag}.jsonl`),
+        ],
+      };
+      for (const [command, args] of Object.entries(runs)) {
+        const r = await runCli([...args, ...flag]);
+        expect(r.stderr, command).not.toMatch(/internal error/);
+        const codes = rejectsOf(args.at(-1)!).map((x) => x.code);
+        if (depth === undefined) expect(codes, command).toEqual(["too_deep"]);
+        else expect(codes, command).not.toContain("too_deep");
+      }
+      for (const command of ["run", "split"]) {
+        // --workers 2 with tiny shards: the limit reaches the shard readers too.
+        const out = join(dir, `depth-${command}-${tag}`);
+        const extra = command === "run" ? ["--workers", "2", "--shard-bytes", "64", "--no-validate"] : [];
+        const r = await runCli([command, input, "--out", out, "--split", "train=1", ...extra, ...flag]);
+        expect(r.exitCode, r.stderr).toBe(depth === undefined ? 1 : 0);
+        expect(rejectsOf(join(out, "rejects.jsonl")).map((x) => x.code)).toEqual(
+          depth === undefined ? ["too_deep"] : [],
+        );
+      }
+    }
+    const configured = await runCli([
+      "run",
+      input,
+      "--config",
+      config,
+      "--no-validate",
+      "--out",
+      join(dir, "depth-config"),
+    ]);
+    expect(configured.exitCode, configured.stderr).toBe(0);
+    const refused = await runCli(["validate", input, "--max-depth", "5000"]);
+    expect(refused.exitCode).toBe(2);
+    expect(refused.stderr).toMatch(/--max-depth .*expected a whole number ≤ 2000, found "5000"/);
+  });
+
+  it("1e400, -1e400 and a 100,000-digit integer are number_out_of_range rejects in run, validate, dedup, tokens and split", async () => {
+    const huge = [
+      `{"instruction":"a","output":"b","score":1e400}`,
+      `{"instruction":"c","output":"d","score":[-1e400]}`,
+      `{"instruction":"e","output":"f","score":${"9".repeat(100_000)}}`,
+    ];
+    const input = write("numbers.jsonl", `${record(1)}\n${huge.join("\n")}\n${record(2)}\n`);
+    const rejectsOf = (path: string) => parseJsonl(readFileSync(path, "utf8")) as { code: string; record: string }[];
+    const keptOf = (path: string) => readFileSync(path, "utf8");
+    const files = (name: string) => ({
+      out: join(dir, `num-${name}.jsonl`),
+      rejects: join(dir, `num-${name}.rejects.jsonl`),
+    });
+    const single = {
+      validate: ["validate", input],
+      dedup: ["dedup", input],
+      tokens: ["tokens", input, "--model", "gpt-4o-mini"],
+    };
+    const outputs: { kept: string; rejects: string }[] = [];
+    for (const [command, args] of Object.entries(single)) {
+      const { out, rejects } = files(command);
+      const r = await runCli([...args, "--out", out, "--rejects", rejects]);
+      expect(r.exitCode, `${command}: ${r.stderr}`).toBe(1);
+      outputs.push({ kept: out, rejects });
+    }
+    for (const command of ["run", "split"]) {
+      const out = join(dir, `num-${command}`);
+      const r = await runCli([command, input, "--out", out, "--split", "train=1"]);
+      expect(r.exitCode, `${command}: ${r.stderr}`).toBe(1);
+      outputs.push({ kept: join(out, "train.jsonl"), rejects: join(out, "rejects.jsonl") });
+    }
+    for (const { kept, rejects } of outputs) {
+      const rejected = rejectsOf(rejects);
+      expect(
+        rejected.map((x) => x.code),
+        rejects,
+      ).toEqual(Array(3).fill("number_out_of_range"));
+      // The reject keeps the record's original text (the first 64 KiB of it), never a null.
+      expect(rejected[0]!.record).toContain("1e400");
+      expect(rejected[1]!.record).toContain("-1e400");
+      expect(rejected[2]!.record).toMatch(/"score":9{1000}/);
+      expect(keptOf(kept)).not.toMatch(/null|1e400|99999/);
+      expect(keptOf(kept).trim().split("\n")).toHaveLength(2);
+    }
+  });
+
   it("a bit flip in a .jsonl.zst never reaches the splits: its records are corrupt_input rejects", async () => {
     const { execFileSync } = await import("node:child_process");
     let zstd: Buffer;
@@ -142,7 +244,11 @@ describe("faults and signals through the CLI", () => {
     const result = await first.done;
     expect(result.code, result.stderr).toBe(0);
     expect(readdirSync(out).sort()).toContain("manifest.json");
-    expect(readdirSync(out).filter((f) => f.startsWith("."))).toEqual([]);
+    expect(
+      readdirSync(out)
+        .filter((f) => f.startsWith("."))
+        .sort(),
+    ).toEqual([".curate-current", expect.stringMatching(/^\.curate-gen-/)]);
   });
 
   it("I/O errors name the path and the OS reason, with no stack trace", async () => {
@@ -156,5 +262,33 @@ describe("faults and signals through the CLI", () => {
       expect(r.stderr).toMatch(/cannot (write|create the output folder) \/(dev\/full|proc\/curate-x): EN/);
       expect(r.stderr).not.toMatch(/ {4}at |internal error/);
     }
+  });
+
+  it("file too large (ulimit -f) and stdin that is a folder: exit 2, the path or the cause, no stack trace", async () => {
+    const { spawnSync } = await import("node:child_process");
+    const input = bigInput();
+    const out = join(dir, "efbig");
+    const tooLarge = spawnSync(
+      "bash",
+      [
+        "-c",
+        `ulimit -f 200 && exec "$0" "$1" run "$2" --out "$3" --split train=1`,
+        process.execPath,
+        curateBin,
+        input,
+        out,
+      ],
+      { encoding: "utf8" },
+    );
+    expect(tooLarge.status, tooLarge.stderr).toBe(2);
+    expect(tooLarge.stderr).toMatch(/cannot write .*efbig\/.*train\.jsonl: EFBIG, file too large/);
+    expect(tooLarge.stderr).not.toMatch(/ {4}at |internal error/);
+    expect(readdirSync(out)).toEqual([]); // nothing committed, the temp folder and the lock removed
+
+    const folder = spawnSync("bash", ["-c", `exec "$0" "$1" validate < "$2"`, process.execPath, curateBin, dir], {
+      encoding: "utf8",
+    });
+    expect(folder.status).toBe(2);
+    expect(folder.stderr).toMatch(/standard input is a folder, not data/);
   });
 });

@@ -1,7 +1,7 @@
 // Kill trials: start `curate run` into a fresh folder, send SIGINT, SIGTERM or SIGKILL at a random moment, and
 // check what is left: the exit code, leftover temp folders / lock in the output folder, split files without a
 // manifest, and curate-split-/curate-near- folders in the private TMPDIR. Then a second run into the same folder
-// (with --force) must succeed and leave no leftovers.
+// (with --force) must succeed and leave no leftovers. bench/hostile/commit-kills.mjs kills at each commit step.
 // Usage: node bench/hostile/kill-trials.mjs [trials=12] [records=60000]
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
@@ -51,11 +51,17 @@ for (let t = 0; t < trials; t++) {
   const timer = setTimeout(() => child.kill(signal), at);
   const code = await new Promise((r) => child.on("close", (c, s) => r(c ?? s)));
   clearTimeout(timer);
-  const left = existsSync(out) ? readdirSync(out).sort() : [];
+  // `.curate-current` and its generation are the committed dataset, not leftovers.
+  const ours = (f) => f === ".curate-current" || /^\.curate-gen-/.test(f);
+  const left = existsSync(out)
+    ? readdirSync(out)
+        .filter((f) => !ours(f))
+        .sort()
+    : [];
   const complete = left.includes("manifest.json") ? "yes" : left.some((f) => f.endsWith(".jsonl")) ? "MIXED" : "empty";
   const tmpAfter = readdirSync(temp).length;
   const rerun = spawnSync(process.execPath, [bin, ...args(out, true)], { env });
-  const after = readdirSync(out).filter((f) => f.startsWith("."));
+  const after = readdirSync(out).filter((f) => f.startsWith(".") && !ours(f));
   console.log(
     `| ${t + 1} | ${signal} | ${at} ms | ${code} | ${left.filter((f) => f.startsWith(".")).join(" ") || "-"} | ${complete} | ${tmpAfter} | ${rerun.status} | ${after.join(" ") || "-"} |`,
   );

@@ -14,7 +14,7 @@ import {
   UsageError,
   type Warning,
 } from "@curate/core";
-import type { OptionSpec } from "@curate/pipeline/options";
+import { type OptionSpec, optionSpec } from "@curate/pipeline/options";
 import type { InputStats, ReadOptions } from "@curate/read";
 import type { TextSink } from "@curate/write";
 import { type Command, InvalidArgumentError, Option } from "commander";
@@ -59,8 +59,19 @@ export function parseFraction(value: string): number {
 export function optionFrom(spec: OptionSpec, defaults: "show" | "apply" = "show"): Option {
   const option = new Option(spec.flag, spec.help);
   const v = spec.value;
-  if (v.kind === "int") option.argParser(v.min >= 1 ? parsePositive : parseInteger);
-  else if (v.kind === "fraction") option.argParser(parseFraction);
+  if (v.kind === "int") {
+    const parse = v.min >= 1 ? parsePositive : parseInteger;
+    const max = v.max;
+    option.argParser(
+      max === undefined
+        ? parse
+        : (value: string) => {
+            const n = parse(value);
+            if (n > max) throw new InvalidArgumentError(`expected a whole number ≤ ${max}, found "${value}"`);
+            return n;
+          },
+    );
+  } else if (v.kind === "fraction") option.argParser(parseFraction);
   else if (v.kind === "choice") option.choices(v.choices);
   else if (v.kind === "list") option.argParser(collect);
   if (spec.default !== undefined && v.kind !== "boolean") {
@@ -81,11 +92,12 @@ export interface IoOptions {
   json?: boolean;
   quiet?: boolean;
   maxLineBytes?: number;
+  maxDepth?: number;
 }
 
 /**
  * Adds the shared input/output options to a command: `[inputs...]`, `--out`, `--rejects`, `--duplicates`, `--json`,
- * `--quiet`, `--max-line-bytes`. Pass `duplicates: false` for commands that never produce duplicates.
+ * `--quiet`, `--max-line-bytes`, `--max-depth`. Pass `duplicates: false` for commands that never produce duplicates.
  * @example addIoOptions(program.command("dedup"), { duplicates: true });
  */
 export function addIoOptions(command: Command, which: { duplicates?: boolean; out?: boolean } = {}): Command {
@@ -97,11 +109,8 @@ export function addIoOptions(command: Command, which: { duplicates?: boolean; ou
   command
     .option("--json", "print a machine-readable summary (JSON) instead of the table")
     .option("-q, --quiet", "no progress or summary on stderr")
-    .addOption(
-      new Option("--max-line-bytes <n>", "longest accepted input line in bytes (longer: rejected)")
-        .argParser(parsePositive)
-        .default(16 * 1024 * 1024, "16 MiB"),
-    );
+    .addOption(optionFrom(optionSpec("maxLineBytes"), "apply"))
+    .addOption(optionFrom(optionSpec("maxDepth"), "apply"));
   return command;
 }
 
@@ -117,6 +126,7 @@ export interface CommandRunOptions {
   readonly duplicates?: string | undefined;
   readonly quiet?: boolean | undefined;
   readonly maxLineBytes?: number | undefined;
+  readonly maxDepth?: number | undefined;
   /** Extra observers, called after the files are written to (e.g. to print diagnostics). */
   readonly onReject?: (rejected: Rejected) => void;
   readonly onDuplicate?: (duplicate: Duplicate) => void;
@@ -183,7 +193,10 @@ export async function runCommand(options: CommandRunOptions): Promise<CommandRun
     import("@curate/read"),
     import("@curate/pipeline"),
   ]);
-  const readOptions: ReadOptions = options.maxLineBytes === undefined ? {} : { maxLineBytes: options.maxLineBytes };
+  const readOptions: ReadOptions = {
+    ...(options.maxLineBytes !== undefined ? { maxLineBytes: options.maxLineBytes } : {}),
+    ...(options.maxDepth !== undefined ? { maxDepth: options.maxDepth } : {}),
+  };
   const resolved = await resolveInputs(options.inputs, readOptions);
   const progress = createProgress(
     resolved.reduce((sum, input) => sum + (input.bytes ?? 0), 0),

@@ -104,6 +104,7 @@ export interface RunConfig {
   readonly workers?: number;
   readonly shardBytes?: number;
   readonly maxLineBytes?: number;
+  readonly maxDepth?: number;
   readonly validate?:
     | false
     | {

@@ -25,6 +25,8 @@ function freshDir(): string {
 afterAll(() => {
   for (const root of roots) rmSync(root, { recursive: true, force: true });
 });
+/** The folder as `ls` shows it; the commit's own `.curate-current` and `.curate-gen-*` are hidden (generation.ts). */
+const visible = (dir: string) => readdirSync(dir).filter((f) => !f.startsWith("."));
 
 const records = [
   {
@@ -113,7 +115,12 @@ describe("DatasetWriter", () => {
   it("writes one file per split, rejects, duplicates and a manifest that accounts for every record", async () => {
     const dir = freshDir();
     const manifest = await runToy(dir);
-    expect(readdirSync(dir).sort()).toEqual([
+    expect(
+      readdirSync(dir)
+        .filter((f) => f.startsWith("."))
+        .sort(),
+    ).toEqual([".curate-current", expect.stringMatching(/^\.curate-gen-\d+-\d+$/)]);
+    expect(visible(dir).sort()).toEqual([
       "duplicates.jsonl",
       "manifest.json",
       "rejects.jsonl",
@@ -200,7 +207,7 @@ describe("DatasetWriter", () => {
     old.outputs.push({ ...old.outputs[0], path: "validation.jsonl" });
     writeFileSync(join(dir, "manifest.json"), JSON.stringify(old));
     await runToy(dir, { force: true });
-    expect(readdirSync(dir).sort()).toEqual([
+    expect(visible(dir).sort()).toEqual([
       "duplicates.jsonl",
       "manifest.json",
       "notes.txt",

@@ -14,7 +14,7 @@ import {
   DEFAULT_SHINGLE,
   DEFAULT_THRESHOLD,
 } from "@curate/dedup/defaults";
-import { DEFAULT_MAX_LINE_BYTES } from "@curate/read/defaults";
+import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_LINE_BYTES, MAX_MAX_DEPTH } from "@curate/read/defaults";
 import { DEFAULT_LEAKAGE_NGRAM, DEFAULT_RATIOS, DEFAULT_SEED } from "@curate/split/defaults";
 
 /** The kind of value an option takes, for the flag's parser and the config schema. */
@@ -139,6 +139,15 @@ export const runOptions: readonly OptionSpec[] = [
     value: positive,
     default: DEFAULT_MAX_LINE_BYTES,
     help: "longest accepted input line in bytes (longer: rejected)",
+  },
+  {
+    name: "maxDepth",
+    flag: "--max-depth <n>",
+    section: "top",
+    key: "maxDepth",
+    value: { kind: "int", min: 1, max: MAX_MAX_DEPTH },
+    default: DEFAULT_MAX_DEPTH,
+    help: `deepest nesting of objects and arrays a record may have, at most ${MAX_MAX_DEPTH} (deeper: rejected, too_deep)`,
   },
 
   {

@@ -34,6 +34,8 @@ import type { RunConfig } from "./config.js";
 export interface ShardTask {
   readonly shard: ShardSpec;
   readonly maxLineBytes: number;
+  /** The reader's nesting limit (default 512: `DEFAULT_MAX_DEPTH`). */
+  readonly maxDepth?: number;
   readonly cwd: string;
   readonly config?: RunConfig;
 }
@@ -62,7 +64,11 @@ async function preparersFor(config: RunConfig): Promise<Preparer[]> {
  * @example const result = await runShardTask({ shard, maxLineBytes: 1 << 24, cwd: process.cwd(), config });
  */
 export async function runShardTask(task: ShardTask): Promise<ShardResult> {
-  const result = await readShard(task.shard, { maxLineBytes: task.maxLineBytes, cwd: task.cwd });
+  const result = await readShard(task.shard, {
+    maxLineBytes: task.maxLineBytes,
+    ...(task.maxDepth !== undefined ? { maxDepth: task.maxDepth } : {}),
+    cwd: task.cwd,
+  });
   if (task.config === undefined) return result;
   const chain = await preparersFor(task.config);
   if (chain.length === 0) return result;
@@ -91,6 +97,7 @@ export type ShardRunner = (task: ShardTask) => Promise<ShardResult>;
 export interface ShardedSourceOptions {
   readonly cwd?: string;
   readonly maxLineBytes?: number;
+  readonly maxDepth?: number;
   /** Bytes per range shard of a big plain JSONL file (default 64 MiB; see `planShards`). */
   readonly shardBytes?: number;
   /** Shards in flight at once (default 2): memory is bounded by this many shards' results. */
@@ -117,7 +124,8 @@ export function shardedSource(
 ): ReadSource {
   const cwd = options.cwd ?? process.cwd();
   const maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
-  const readOptions = { cwd, maxLineBytes, ...(options.onBytes ? { onBytes: options.onBytes } : {}) };
+  const depth = options.maxDepth !== undefined ? { maxDepth: options.maxDepth } : {};
+  const readOptions = { cwd, maxLineBytes, ...depth, ...(options.onBytes ? { onBytes: options.onBytes } : {}) };
   if (patterns.length === 0 || patterns.includes(STDIN)) return readInputs(patterns, readOptions);
   const stats: InputStats[] = [];
   const lookahead = Math.max(1, options.lookahead ?? 2);
@@ -131,7 +139,13 @@ export function shardedSource(
     const stitcher = new ShardStitcher();
     const pending: Promise<ShardResult>[] = [];
     const request = (shard: ShardSpec): Promise<ShardResult> => {
-      const promise = run({ shard, maxLineBytes, cwd, ...(options.config ? { config: options.config } : {}) });
+      const promise = run({
+        shard,
+        maxLineBytes,
+        ...depth,
+        cwd,
+        ...(options.config ? { config: options.config } : {}),
+      });
       // Awaited in order below; a later shard's failure must not surface as an unhandled rejection meanwhile.
       promise.catch(() => {});
       return promise;

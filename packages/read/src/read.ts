@@ -2,10 +2,10 @@ import { createHash } from "node:crypto";
 import { fstatSync } from "node:fs";
 import { resolve } from "node:path";
 import { CurateError, type Envelope, type RecordSource, type StageContext, UsageError } from "@curate/core";
-import { DEFAULT_MAX_LINE_BYTES } from "./defaults.js";
+import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_LINE_BYTES, MAX_MAX_DEPTH } from "./defaults.js";
 import { checkText, Utf16Error } from "./encoding.js";
 import { type ResolvedInput, resolveInputs, STDIN } from "./inputs.js";
-import { DEFAULT_MAX_DEPTH, type Entry, numberEntries, Routed, rejectEntry, setMaxDepth } from "./record.js";
+import { type Entry, numberEntries, Routed, rejectEntry, setMaxDepth } from "./record.js";
 import { DecompressError, decompress, fileChunks, streamChunks } from "./source.js";
 import { RecordSplitter } from "./splitter.js";
 import type { InputStats, ReadOptions } from "./types.js";
@@ -35,8 +35,8 @@ function checkOptions(options: ReadOptions): { maxLineBytes: number; maxDepth: n
   }
   const depth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
   // Past a few thousand levels the recursive walks of later stages overflow the stack: the limit is the guard.
-  if (!Number.isSafeInteger(depth) || depth < 1 || depth > 2000) {
-    throw new UsageError(`maxDepth must be an integer from 1 to 2000, found ${String(depth)}`, {
+  if (!Number.isSafeInteger(depth) || depth < 1 || depth > MAX_MAX_DEPTH) {
+    throw new UsageError(`maxDepth must be an integer from 1 to ${MAX_MAX_DEPTH}, found ${String(depth)}`, {
       code: "CURATE_INVALID_OPTION",
     });
   }

@@ -1,4 +1,5 @@
 import { describeValue, type Envelope, formatPath, type Issue, type RejectReason } from "@curate/core";
+import { DEFAULT_MAX_DEPTH } from "./defaults.js";
 import { scanJson } from "./json-scan.js";
 
 /**
@@ -201,14 +202,6 @@ function countKeyColons(text: string, limit: number): number {
 
 /** Set by `countKeys` when it meets a number beyond ±(2^53-1); read right after. */
 let sawUnsafeNumber = false;
-
-/**
- * The default deepest nesting a record may have: 512 levels of objects and arrays, far beyond real data. Deeper
- * records are `too_deep` rejects, because every later stage (formats, dedup keys, tokens, writers) walks records
- * recursively and a 5,000-level record overflowed the stack and aborted whole runs.
- * @example readInputs(["a.jsonl"], { maxDepth: DEFAULT_MAX_DEPTH * 2 });
- */
-export const DEFAULT_MAX_DEPTH = 512;
 
 /** The depth limit `parseRecord` applies; the reader sets it before each synchronous parse (`setMaxDepth`). */
 let maxDepth = DEFAULT_MAX_DEPTH;

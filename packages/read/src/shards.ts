@@ -12,11 +12,11 @@ import { open } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Envelope, Issue, RejectReason, StageContext } from "@curate/core";
 import { ArrayCutScanner, JsonArraySplitter } from "./array.js";
-import { DEFAULT_MAX_LINE_BYTES } from "./defaults.js";
+import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_LINE_BYTES } from "./defaults.js";
 import { resolveInputs, STDIN } from "./inputs.js";
 import { JsonlSplitter } from "./jsonl.js";
 import { readInputs } from "./read.js";
-import { type Entry, numberEntries, Routed } from "./record.js";
+import { type Entry, numberEntries, Routed, setMaxDepth } from "./record.js";
 import { detectCompression } from "./source.js";
 import { RecordSplitter } from "./splitter.js";
 import type { InputStats, ReadOptions } from "./types.js";
@@ -216,6 +216,7 @@ export interface ShardResult {
 export async function readShard(shard: ShardSpec, options: ReadOptions = {}): Promise<ShardResult> {
   if (shard.whole) return readWhole(shard, options);
   const maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
+  const maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
   // The first shard starts the file: a BOM and leading blank lines are the whole-file reader's to handle.
   // A later range of an array starts at an element, with the input's line and column: its lines need no stitching.
   const splitter =
@@ -233,9 +234,11 @@ export async function readShard(shard: ShardSpec, options: ReadOptions = {}): Pr
       const { bytesRead } = await file.read(chunk, 0, want, at);
       if (bytesRead === 0) break;
       // The splitter keeps no reference to a chunk it has finished with, except for a held line: copy that case.
+      setMaxDepth(maxDepth); // per synchronous push: shards read side by side in one thread may have other limits
       splitter.push(Buffer.from(chunk.subarray(0, bytesRead)), out);
       at += bytesRead;
     }
+    setMaxDepth(maxDepth);
     if (shard.end !== undefined && !(splitter instanceof JsonlSplitter)) splitter.endRange(out);
     else splitter.end(out);
   } finally {

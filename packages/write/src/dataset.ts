@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import {
   type ClusterLinks,
@@ -19,6 +19,13 @@ import {
   type Warning,
 } from "@curate/core";
 import { AtomicFileWriter } from "./atomic.js";
+import {
+  commitGeneration,
+  commitInPlace,
+  currentGeneration,
+  sweepGenerationEntry,
+  symlinksWork,
+} from "./generation.js";
 import { checkOutputPlace } from "./guards.js";
 import { duplicateLine, rejectLine } from "./jsonl.js";
 import { LOCK_FILE, lockFolder } from "./lock.js";
@@ -124,10 +131,11 @@ interface SplitFile {
 
 /**
  * Writes a dataset folder: one JSONL file per split (`train.jsonl`, … or `.jsonl.gz`), `rejects.jsonl`,
- * `duplicates.jsonl` and `manifest.json`. Everything is written into a hidden temp folder inside `dir` and
- * moved into place by `finish()`, the manifest last, after the conservation law has been checked: a crash leaves
- * no file under a final name that is not complete, and a folder without `manifest.json` is never a finished
- * dataset. Memory: 4 bytes per kept record (token counts for exact percentiles) plus one entry per duplicate
+ * `duplicates.jsonl` and `manifest.json`. Everything is written into a hidden temp folder inside `dir`; after the
+ * conservation law has been checked, `finish()` commits it in one atomic step: each name in `dir` is a symlink
+ * through `.curate-current` to the generation folder it points to, and one rename of that link switches the manifest
+ * and every split at once (generation.ts). A kill at any moment leaves the old dataset or the new one, never a mix,
+ * and no file under a final name that is not complete. Memory: 4 bytes per kept record (token counts for exact percentiles) plus one entry per duplicate
  * cluster.
  * @example
  * const writer = new DatasetWriter({ dir: "out", splits: stage.splits });
@@ -140,6 +148,8 @@ export class DatasetWriter {
   readonly dir: string;
   private readonly temp: string;
   private readonly unlock: () => void;
+  /** Whether the folder can hold symlinks, so the commit is one atomic switch (generation.ts). */
+  private readonly atomic: boolean;
   private forget: () => void = () => {};
   private readonly started = performance.now();
   private readonly options: DatasetWriterOptions;
@@ -166,6 +176,7 @@ export class DatasetWriter {
     this.unlock = lockFolder(this.dir);
     try {
       prepareDir(this.dir, options.force ?? false);
+      this.atomic = symlinksWork(this.dir);
     } catch (error) {
       this.unlock();
       throw error;
@@ -363,17 +374,13 @@ export class DatasetWriter {
   }
 
   /**
-   * Moves the finished files into `dir`: the old manifest goes first (from then on the folder is visibly
-   * unfinished), then each file by an atomic rename, then files of an earlier run that this run did not write,
-   * and the new manifest last.
+   * Switches `dir` to the finished files in one atomic step (generation.ts): a reader sees the old dataset or this
+   * one, never a mix. Files of an earlier run that this run did not write (its manifest names them) go after.
    */
   private commit(paths: readonly string[]): void {
     const previous = previousOutputs(this.dir);
-    rmSync(join(this.dir, "manifest.json"), { force: true });
-    for (const path of paths) renameSync(join(this.temp, path), join(this.dir, path));
-    for (const path of previous) if (!paths.includes(path)) rmSync(join(this.dir, path), { force: true });
-    renameSync(join(this.temp, "manifest.json"), join(this.dir, "manifest.json"));
-    rmSync(this.temp, { recursive: true, force: true });
+    if (this.atomic) commitGeneration(this.dir, this.temp, [...paths, "manifest.json"], previous);
+    else commitInPlace(this.dir, this.temp, paths, previous);
   }
 
   /** Discards everything this writer wrote; `dir` is left as it was (apart from being created). */
@@ -442,8 +449,9 @@ function prepareDir(dir: string, force: boolean): void {
     return;
   }
   const content: string[] = [];
+  const current = currentGeneration(dir);
   for (const entry of entries) {
-    if (entry === LOCK_FILE) continue;
+    if (entry === LOCK_FILE || sweepGenerationEntry(dir, entry, current)) continue;
     const match = /^\.curate-tmp-(\d+)-\d+$/.exec(entry);
     if (!match) content.push(entry);
     else if (!isAlive(Number(match[1]))) rmSync(join(dir, entry), { recursive: true, force: true });

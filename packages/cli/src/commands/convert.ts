@@ -112,6 +112,7 @@ export function registerConvert(program: Command): void {
         rejects: options.rejects,
         quiet: options.quiet,
         maxLineBytes: options.maxLineBytes,
+        maxDepth: options.maxDepth,
         onReject(rejected) {
           for (const d of rejectDiagnostics(rejected)) {
             if (d.severity !== "error") continue;

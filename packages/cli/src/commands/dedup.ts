@@ -191,6 +191,7 @@ export function registerDedup(program: Command): void {
         duplicates: options.dedupMode === "flag" ? undefined : options.duplicates,
         quiet: options.quiet,
         maxLineBytes: options.maxLineBytes,
+        maxDepth: options.maxDepth,
         onWarning(warning) {
           if (DUPLICATE_WARNINGS.has(warning.issue.code) && flaggedSink) {
             const of = warning.item.meta?.duplicateOf as Duplicate["of"] | undefined;

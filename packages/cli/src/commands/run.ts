@@ -201,6 +201,7 @@ export async function runConfigured(
         workers > 1
           ? (await import("@curate/pipeline/shards")).workersSource(inputs, {
               ...(config.maxLineBytes !== undefined ? { maxLineBytes: config.maxLineBytes } : {}),
+              ...(config.maxDepth !== undefined ? { maxDepth: config.maxDepth } : {}),
               ...(config.shardBytes !== undefined ? { shardBytes: config.shardBytes } : {}),
               workers,
               config,
@@ -208,6 +209,7 @@ export async function runConfigured(
             })
           : readInputs(inputs, {
               ...(config.maxLineBytes !== undefined ? { maxLineBytes: config.maxLineBytes } : {}),
+              ...(config.maxDepth !== undefined ? { maxDepth: config.maxDepth } : {}),
               onBytes: progress.bytes,
             }),
       stages,

@@ -39,6 +39,7 @@ interface SplitCommandOptions {
   json?: boolean;
   quiet?: boolean;
   maxLineBytes: number;
+  maxDepth: number;
 }
 
 /**
@@ -71,6 +72,7 @@ export function registerSplit(program: Command): void {
     .option("--json", "print a machine-readable summary (JSON) on stdout")
     .option("-q, --quiet", "no progress or summary on stderr")
     .addOption(optionFrom(optionSpec("maxLineBytes"), "apply"))
+    .addOption(optionFrom(optionSpec("maxDepth"), "apply"))
     .addHelpText("after", examples)
     .action(async (inputs: string[], options: SplitCommandOptions, command: Command) => {
       await runSplit(inputs, options, command.getOptionValueSource("split") !== "default");
@@ -98,6 +100,7 @@ async function runSplit(inputs: string[], options: SplitCommandOptions, ratiosGi
       out: options.out,
       seed: options.seed,
       maxLineBytes: options.maxLineBytes,
+      maxDepth: options.maxDepth,
       ...(options.to !== undefined ? { to: options.to } : {}),
       compress: options.compress ?? false,
       force: options.force ?? false,

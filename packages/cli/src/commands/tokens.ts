@@ -148,6 +148,7 @@ async function runTokens(inputs: string[], options: TokensCommandOptions): Promi
       rejects: options.rejects,
       quiet: options.quiet,
       maxLineBytes: options.maxLineBytes,
+      maxDepth: options.maxDepth,
     });
   } finally {
     await closeSharedPool();

@@ -256,6 +256,7 @@ export function registerValidate(program: Command): void {
         rejects: options.rejects,
         quiet: options.quiet || jsonOut,
         maxLineBytes: options.maxLineBytes,
+        maxDepth: options.maxDepth,
         onReject: (rejected) => {
           const { file } = rejected.item.source;
           const data = rejected.item.data;
