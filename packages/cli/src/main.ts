@@ -4,6 +4,7 @@ import { registerDedup } from "./commands/dedup.js";
 import { registerReport } from "./commands/report.js";
 import { registerRun } from "./commands/run.js";
 import { registerSplit } from "./commands/split.js";
+import { registerTokenizer } from "./commands/tokenizer.js";
 import { registerTokens } from "./commands/tokens.js";
 import { registerValidate } from "./commands/validate.js";
 import { prepareHelp } from "./common.js";
@@ -34,6 +35,7 @@ export function createProgram(): Command {
     registerConvert,
     registerDedup,
     registerTokens,
+    registerTokenizer,
     registerSplit,
     registerReport,
   ]) {

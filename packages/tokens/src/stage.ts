@@ -38,6 +38,14 @@ export interface CountTokensOptions {
   readonly threads?: number;
   /** Records per batch sent to a worker (default 256). */
   readonly batchSize?: number;
+  /**
+   * Count through the shared tokenization service (`curate tokenizer serve`) listening on this socket, instead of an
+   * in-process pool: the service must be running (else a usage-style error, exit 2, naming the socket). `auto`: the
+   * service on the default socket if one runs, else the in-process pool. Ignored when `tokenizer` is a `Tokenizer`.
+   */
+  readonly service?: string;
+  /** Told when `service: "auto"` counts in-process instead (no service, or it went away); the CLI prints it. */
+  readonly onNotice?: (message: string) => void;
 }
 
 /** What the stage adds to `meta.tokens` and, with `annotate`, to the record. */
@@ -113,7 +121,16 @@ export function countTokens(options: CountTokensOptions): CountTokensStage {
 
   const stage = async function* countTokens(source: AsyncIterable<Envelope>, ctx: StageContext) {
     stats.reset();
-    const tokenizer = spec === undefined ? (tokenizerOption as Tokenizer) : openTokenizer(spec, poolOptions(options));
+    const tokenizer =
+      spec === undefined
+        ? (tokenizerOption as Tokenizer)
+        : options.service !== undefined
+          ? await (await import("@curate/tokenizer-service")).openServiceTokenizer(spec, {
+              service: options.service,
+              pool: poolOptions(options),
+              ...(options.onNotice ? { onNotice: options.onNotice } : {}),
+            })
+          : openTokenizer(spec, poolOptions(options));
     info = await tokenizer.info();
     const counter = new Counter(tokenizer, info);
     // Several batches in flight keep every worker busy; awaiting them in order keeps the output in input order. On 2
