@@ -268,7 +268,7 @@ class ServiceState {
     try {
       const { body, records, tokens } = await this.execute(frame);
       answer = { type: RESULT, id: frame.id, header: body.header, parts: body.parts };
-      this.count(records, tokens);
+      if (frame.header.op !== "info") this.count(records, tokens);
     } catch (error) {
       // The device's errors are CurateErrors (a tokenizer that does not load, a missing library); anything else came
       // from reading a request's parts that do not add up.
@@ -318,7 +318,9 @@ class ServiceState {
   /** The device's handle on `spec`, loading it on first use (once, whoever asks first). */
   private tokenizer(raw: unknown): { tokenizer: Tokenizer; info: Promise<TokenizerInfo> } {
     const spec = checkSpec(raw);
-    const key = JSON.stringify(spec);
+    // No engine means the fast one (the backend's default): one load whether a client spelled it or not.
+    const { engine = "fast", ...rest } = spec;
+    const key = JSON.stringify(Object.entries({ ...rest, engine }).sort(([a], [b]) => (a < b ? -1 : 1)));
     let entry = this.tokenizers.get(key);
     if (entry === undefined) {
       const tokenizer = this.device.tokenizer(spec);
