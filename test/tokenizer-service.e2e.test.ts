@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createConnection } from "node:net";
 import { join } from "node:path";
+import type { ServiceStatus } from "@curate/tokenizer-service";
 import { afterAll, describe, expect, it } from "vitest";
 import { curateBin, repoRoot, runCli, tempDir } from "./helpers/cli.js";
 
@@ -56,7 +57,7 @@ async function startService(
   return { child, stderr: () => stderr, exited };
 }
 
-async function status(socket: string): Promise<Record<string, any>> {
+async function status(socket: string): Promise<ServiceStatus> {
   const { stdout, exitCode, stderr } = await runCli(["tokenizer", "status", "--socket", socket, "--json"]);
   expect(exitCode, stderr).toBe(0);
   return JSON.parse(stdout);
@@ -131,7 +132,7 @@ describe("curate tokenizer serve", () => {
 
     const s = await status(socket);
     expect(s).toMatchObject({ device: "cpu", threads: 2, clients: { connected: 0, served: 2 }, queueDepth: 0 });
-    expect(s.tokenizers.map((t: { name: string }) => t.name)).toEqual(["llama3"]);
+    expect(s.tokenizers.map((t) => t.name)).toEqual(["llama3"]);
     expect(s.served.records).toBe(1200);
     expect(s.served.tokens).toBeGreaterThan(50_000);
     const text = await runCli(["tokenizer", "status", "--socket", socket]);
@@ -165,7 +166,17 @@ describe("curate tokenizer serve", () => {
     expect(garbage.readUInt8(4)).toBe(3); // an error frame
     expect(garbage.toString()).toMatch(/bad frame length .*not a curate tokenizer client/);
 
-    const after = await runCli(["tokens", input, "--tokenizer", "o200k_base", "--tokenizer-service", socket, "--json", "--out", join(dir, "c.jsonl")]);
+    const after = await runCli([
+      "tokens",
+      input,
+      "--tokenizer",
+      "o200k_base",
+      "--tokenizer-service",
+      socket,
+      "--json",
+      "--out",
+      join(dir, "c.jsonl"),
+    ]);
     expect(after.exitCode, after.stderr).toBe(0);
     expect(JSON.parse(after.stdout).tokens.records).toBe(600);
     await until(async () => (await status(socket)).clients.connected === 0);

@@ -54,7 +54,11 @@ export class TokenizerServiceClient {
       }
       for (const frame of frames) {
         if (frame instanceof FrameError) {
-          this.settle(frame.id, undefined, new CurateError(SERVICE_UNAVAILABLE, `tokenizer service at ${path} sent a bad frame: ${frame.message}`));
+          this.settle(
+            frame.id,
+            undefined,
+            new CurateError(SERVICE_UNAVAILABLE, `tokenizer service at ${path} sent a bad frame: ${frame.message}`),
+          );
         } else this.settle(frame.id, frame);
       }
     });
@@ -157,7 +161,12 @@ export class TokenizerServiceClient {
 }
 
 function notThere(path: string, error: NodeJS.ErrnoException): CurateError {
-  const why = error.code === "ENOENT" ? "no socket there" : error.code === "ECONNREFUSED" ? "nothing listens there" : error.message;
+  const why =
+    error.code === "ENOENT"
+      ? "no socket there"
+      : error.code === "ECONNREFUSED"
+        ? "nothing listens there"
+        : error.message;
   return new CurateError(
     SERVICE_UNAVAILABLE,
     `no tokenizer service at ${path} (${why}): start one with \`curate tokenizer serve --socket ${path}\`, or use --tokenizer-service auto to fall back to in-process threads`,
@@ -198,7 +207,9 @@ class ServiceTokenizer implements Tokenizer {
   async count(texts: readonly string[]): Promise<Uint32Array> {
     if (texts.length === 0) return new Uint32Array(0);
     const packed = packStrings(texts);
-    return unpackCountsArray((await this.call("count", { header: { strings: packed.mode }, parts: packed.parts })).parts);
+    return unpackCountsArray(
+      (await this.call("count", { header: { strings: packed.mode }, parts: packed.parts })).parts,
+    );
   }
 
   async encode(texts: readonly string[]): Promise<Uint32Array[]> {

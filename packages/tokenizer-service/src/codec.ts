@@ -26,8 +26,13 @@ function bytesOf(view: ArrayBufferView): Uint8Array {
 }
 
 /** A typed array over `part`, copied when `part` is not aligned for it (a frame's parts lie at any offset). */
-function view<T>(part: Uint8Array, size: number, make: (buffer: ArrayBufferLike, offset: number, length: number) => T): T {
-  if (part.byteLength % size !== 0) throw new Error(`a part of ${part.byteLength} bytes is not a list of ${size}-byte numbers`);
+function view<T>(
+  part: Uint8Array,
+  size: number,
+  make: (buffer: ArrayBufferLike, offset: number, length: number) => T,
+): T {
+  if (part.byteLength % size !== 0)
+    throw new Error(`a part of ${part.byteLength} bytes is not a list of ${size}-byte numbers`);
   if (part.byteOffset % size === 0) return make(part.buffer, part.byteOffset, part.byteLength / size);
   const copy = new Uint8Array(part.byteLength);
   copy.set(part);
@@ -72,7 +77,8 @@ export function unpackStrings(mode: unknown, parts: readonly Uint8Array[]): stri
       throw new Error("texts must be a list of strings");
     return strings;
   }
-  if (mode !== "utf8" || parts.length < 2) throw new Error(`strings must be packed as utf8 or json, found ${String(mode)}`);
+  if (mode !== "utf8" || parts.length < 2)
+    throw new Error(`strings must be packed as utf8 or json, found ${String(mode)}`);
   const lengths = u32(parts[0]!);
   const text = utf8.decode(parts[1]!);
   const out: string[] = new Array(lengths.length);
@@ -151,7 +157,8 @@ export function unpackChatsBody(header: Record<string, unknown>, parts: readonly
   };
   const plain = packed.layout.reduce((n, k) => (k >= 0 ? n + 2 * k : n), 0);
   if (plain !== packed.strings.length) throw new Error("chat layout does not match its strings");
-  for (const k of packed.layout) if (k < 0 && -1 - k >= other.length) throw new Error("chat layout points past the other chats");
+  for (const k of packed.layout)
+    if (k < 0 && -1 - k >= other.length) throw new Error("chat layout points past the other chats");
   return unpackChats(packed);
 }
 

@@ -126,7 +126,8 @@ function parseFrame(body: Buffer): Frame | FrameError {
   if (version !== PROTOCOL_VERSION) {
     return new FrameError(`protocol version ${version}, this service speaks ${PROTOCOL_VERSION}`, id, false);
   }
-  if (type !== REQUEST && type !== RESULT && type !== ERROR) return new FrameError(`unknown frame type ${type}`, id, false);
+  if (type !== REQUEST && type !== RESULT && type !== ERROR)
+    return new FrameError(`unknown frame type ${type}`, id, false);
   if (FIXED + headerBytes > body.byteLength) {
     return new FrameError(`header of ${headerBytes} bytes runs past the frame (${body.byteLength} bytes)`, id, false);
   }

@@ -38,7 +38,9 @@ export async function openServiceTokenizer(spec: TokenizerSpec, options: Service
     return auto ? new FallbackTokenizer(client, spec, fallback, options.onNotice) : new OwningTokenizer(client, spec);
   } catch (error) {
     if (!auto || !(error instanceof CurateError) || error.code !== SERVICE_UNAVAILABLE) throw error;
-    options.onNotice?.(`no tokenizer service at ${path}: counting with in-process threads (start one with: curate tokenizer serve)`);
+    options.onNotice?.(
+      `no tokenizer service at ${path}: counting with in-process threads (start one with: curate tokenizer serve)`,
+    );
     return fallback();
   }
 }
@@ -94,7 +96,9 @@ class FallbackTokenizer extends OwningTokenizer {
       if (!(error instanceof CurateError) || error.code !== SERVICE_UNAVAILABLE) throw error;
       if (this.local === undefined) {
         this.local = this.fallback();
-        this.onNotice?.(`tokenizer service at ${this.client.path} went away: counting the rest with in-process threads`);
+        this.onNotice?.(
+          `tokenizer service at ${this.client.path} went away: counting the rest with in-process threads`,
+        );
       }
       return call(this.local);
     }

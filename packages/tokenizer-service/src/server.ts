@@ -14,7 +14,16 @@ import {
   unpackStrings,
 } from "./codec.js";
 import { type ComputeDevice, type DeviceChoice, openDevice } from "./device.js";
-import { ERROR, encodeFrame, type Frame, FrameError, FrameReader, PROTOCOL_VERSION, REQUEST, RESULT } from "./frames.js";
+import {
+  ERROR,
+  encodeFrame,
+  type Frame,
+  FrameError,
+  FrameReader,
+  PROTOCOL_VERSION,
+  REQUEST,
+  RESULT,
+} from "./frames.js";
 import { socketPath } from "./socket-path.js";
 
 export interface ServeOptions {
@@ -34,11 +43,20 @@ export interface ServiceStatus {
   readonly device: string;
   readonly threads: number;
   readonly uptimeSeconds: number;
-  readonly tokenizers: readonly { readonly name: string; readonly kind: string; readonly engine: string; readonly loadMs: number }[];
+  readonly tokenizers: readonly {
+    readonly name: string;
+    readonly kind: string;
+    readonly engine: string;
+    readonly loadMs: number;
+  }[];
   readonly clients: { readonly connected: number; readonly served: number };
   readonly served: { readonly batches: number; readonly records: number; readonly tokens: number };
   /** Over the last `windowSeconds` seconds. */
-  readonly rate: { readonly batchesPerSecond: number; readonly tokensPerSecond: number; readonly windowSeconds: number };
+  readonly rate: {
+    readonly batchesPerSecond: number;
+    readonly tokensPerSecond: number;
+    readonly windowSeconds: number;
+  };
   /** Requests waiting for the device, and running on it. */
   readonly queueDepth: number;
   readonly running: number;
@@ -96,7 +114,8 @@ export async function serveTokenizers(options: ServeOptions = {}): Promise<Token
   const log = options.log ?? (() => {});
   await claimSocket(path);
   const threads = options.threads ?? (await import("node:os")).availableParallelism();
-  if (!Number.isInteger(threads) || threads < 1) throw new UsageError(`--threads must be a whole number ≥ 1, found ${threads}`);
+  if (!Number.isInteger(threads) || threads < 1)
+    throw new UsageError(`--threads must be a whole number ≥ 1, found ${threads}`);
   const device = await openDevice(options.device ?? "auto", { threads });
   const state = new ServiceState(path, device, threads, log);
   const server = createServer((socket) => state.connect(socket));
@@ -205,17 +224,32 @@ class ServiceState {
       return;
     }
     if (item.type !== REQUEST) {
-      this.reply(client, errorFrame(item.id, `bad frame: expected a request (type ${REQUEST}), found type ${item.type}`, "CURATE_BAD_FRAME"));
+      this.reply(
+        client,
+        errorFrame(
+          item.id,
+          `bad frame: expected a request (type ${REQUEST}), found type ${item.type}`,
+          "CURATE_BAD_FRAME",
+        ),
+      );
       return;
     }
     const op = item.header.op as Op;
     if (!OPS.has(op)) {
-      this.reply(client, errorFrame(item.id, `bad frame: unknown op ${JSON.stringify(item.header.op)}`, "CURATE_BAD_FRAME"));
+      this.reply(
+        client,
+        errorFrame(item.id, `bad frame: unknown op ${JSON.stringify(item.header.op)}`, "CURATE_BAD_FRAME"),
+      );
       return;
     }
     // Cheap requests are answered at once, never queued behind batches.
     if (op === "hello") {
-      this.reply(client, { type: RESULT, id: item.id, header: { protocol: PROTOCOL_VERSION, device: this.device.name, pid: process.pid }, parts: [] });
+      this.reply(client, {
+        type: RESULT,
+        id: item.id,
+        header: { protocol: PROTOCOL_VERSION, device: this.device.name, pid: process.pid },
+        parts: [],
+      });
       return;
     }
     if (op === "status") {
@@ -336,7 +370,9 @@ class ServiceState {
         (info) => {
           created.loadMs = Math.round(performance.now() - start);
           created.loaded = info;
-          this.log(`loaded ${info.name} (${info.kind}, ${info.engine} engine) in ${created.loadMs} ms on ${this.device.name}`);
+          this.log(
+            `loaded ${info.name} (${info.kind}, ${info.engine} engine) in ${created.loadMs} ms on ${this.device.name}`,
+          );
         },
         (error: Error) => {
           // Not kept: the next request tries again (the folder may have been fixed) and gets the error afresh.
@@ -381,7 +417,8 @@ class ServiceState {
     }
     const tokenizers: { name: string; kind: string; engine: string; loadMs: number }[] = [];
     for (const { loaded, loadMs } of this.tokenizers.values()) {
-      if (loaded !== undefined) tokenizers.push({ name: loaded.name, kind: loaded.kind, engine: loaded.engine, loadMs });
+      if (loaded !== undefined)
+        tokenizers.push({ name: loaded.name, kind: loaded.kind, engine: loaded.engine, loadMs });
     }
     return {
       socket: this.path,
@@ -449,7 +486,10 @@ function checkSpec(raw: unknown): TokenizerSpec {
   const spec = raw as Record<string, unknown> | null;
   const engine = spec?.engine;
   if (engine !== undefined && engine !== "fast" && engine !== "reference") {
-    throw new CurateError("CURATE_BAD_FRAME", `bad frame: spec.engine must be fast or reference, found ${JSON.stringify(engine)}`);
+    throw new CurateError(
+      "CURATE_BAD_FRAME",
+      `bad frame: spec.engine must be fast or reference, found ${JSON.stringify(engine)}`,
+    );
   }
   if (spec?.kind === "openai" && typeof spec.encoding === "string") {
     if (!["o200k_base", "cl100k_base", "p50k_base", "r50k_base"].includes(spec.encoding)) {
@@ -462,7 +502,10 @@ function checkSpec(raw: unknown): TokenizerSpec {
   }
   if (spec?.kind === "huggingface" && typeof spec.dir === "string" && typeof spec.name === "string") {
     if (!spec.dir.startsWith("/")) {
-      throw new CurateError("CURATE_BAD_FRAME", `bad frame: spec.dir must be an absolute path, found ${JSON.stringify(spec.dir)}`);
+      throw new CurateError(
+        "CURATE_BAD_FRAME",
+        `bad frame: spec.dir must be an absolute path, found ${JSON.stringify(spec.dir)}`,
+      );
     }
     return spec as unknown as TokenizerSpec;
   }

@@ -102,7 +102,12 @@ describe("tokenizer service", () => {
       const batch = Array.from({ length: 20 }, (_, i) => `${corpus[i % corpus.length]} ${i}`.repeat(8));
       let bigDone = 0;
       const bigRun = Promise.all(
-        Array.from({ length: 80 }, () => big.tokenizer(spec).count(batch).then(() => bigDone++)),
+        Array.from({ length: 80 }, () =>
+          big
+            .tokenizer(spec)
+            .count(batch)
+            .then(() => bigDone++),
+        ),
       );
       // Let the big client fill the service's queue first.
       await new Promise((r) => setTimeout(r, 30));
@@ -121,21 +126,25 @@ describe("tokenizer service", () => {
   });
 
   it("answers bad frames with an error frame and keeps serving", async () => {
-    const answers = await rawExchange(socket, [
-      // Unknown op.
-      ...encodeFrame({ type: REQUEST, id: 7, header: { op: "explode" }, parts: [] }),
-      // A count whose lengths run past its text.
-      ...encodeFrame({
-        type: REQUEST,
-        id: 8,
-        header: { op: "count", spec: { kind: "openai", encoding: "o200k_base" }, strings: "utf8" },
-        parts: [new Uint8Array(new Uint32Array([5, 99]).buffer), Buffer.from("hello")],
-      }),
-      // A spec that is not one.
-      ...encodeFrame({ type: REQUEST, id: 9, header: { op: "info", spec: { kind: "shell", cmd: "rm" } }, parts: [] }),
-      // A header that is not JSON.
-      Buffer.from(frameWithHeader(10, "{not json")),
-    ], 4);
+    const answers = await rawExchange(
+      socket,
+      [
+        // Unknown op.
+        ...encodeFrame({ type: REQUEST, id: 7, header: { op: "explode" }, parts: [] }),
+        // A count whose lengths run past its text.
+        ...encodeFrame({
+          type: REQUEST,
+          id: 8,
+          header: { op: "count", spec: { kind: "openai", encoding: "o200k_base" }, strings: "utf8" },
+          parts: [new Uint8Array(new Uint32Array([5, 99]).buffer), Buffer.from("hello")],
+        }),
+        // A spec that is not one.
+        ...encodeFrame({ type: REQUEST, id: 9, header: { op: "info", spec: { kind: "shell", cmd: "rm" } }, parts: [] }),
+        // A header that is not JSON.
+        Buffer.from(frameWithHeader(10, "{not json")),
+      ],
+      4,
+    );
     expect(answers.map((a) => [a.id, a.type, a.header.code])).toEqual([
       [7, 3, "CURATE_BAD_FRAME"],
       [8, 3, "CURATE_BAD_FRAME"],
