@@ -53,43 +53,43 @@ function fromJson(part: Uint8Array | undefined): unknown {
 }
 
 /**
- * Strings as two parts: their UTF-16 lengths and one UTF-8 blob of all of them. UTF-8 cannot carry a lone surrogate
- * (it would come back as U+FFFD), so a batch holding one travels as JSON instead, which escapes it: the service sees
- * exactly the strings the caller passed.
+ * Strings as two parts: their lengths and all of them as UTF-16 (little-endian, as JavaScript holds them). UTF-16
+ * rather than UTF-8: it carries lone surrogates exactly (UTF-8 would turn them into U+FFFD), and writing and reading it
+ * string by string is a copy: on the benchmark corpus (non-ASCII text), 16 MB packed in ~0.2 s and unpacked in 0.04 s,
+ * where joining to one string, UTF-8 and decoding it whole took 0.4 s and 0.2–0.4 s (a loaded 2-core machine). The
+ * socket carries more bytes; on one machine that costs less than the decoding did.
  * @example const { mode, parts } = packStrings(["hi", "été"]); unpackStrings(mode, parts); // ["hi", "été"]
  */
-export function packStrings(strings: readonly string[]): { mode: "utf8" | "json"; parts: Uint8Array[] } {
+export function packStrings(strings: readonly string[]): { mode: "utf16"; parts: Uint8Array[] } {
   const lengths = new Uint32Array(strings.length);
+  let units = 0;
   for (let i = 0; i < strings.length; i++) {
     const s = strings[i];
     if (typeof s !== "string") throw new TypeError(`texts[${i}] is ${typeof s}, expected a string`);
-    if (!(s as unknown as { isWellFormed(): boolean }).isWellFormed()) return { mode: "json", parts: [json(strings)] };
     lengths[i] = s.length;
+    units += s.length;
   }
-  return { mode: "utf8", parts: [bytesOf(lengths), Buffer.from(strings.join(""), "utf8")] };
+  const text = Buffer.allocUnsafe(units * 2);
+  let at = 0;
+  for (const s of strings) at += text.write(s, at, "utf16le");
+  return { mode: "utf16", parts: [bytesOf(lengths), text] };
 }
 
 /** The strings `packStrings` packed. */
 export function unpackStrings(mode: unknown, parts: readonly Uint8Array[]): string[] {
-  if (mode === "json") {
-    const strings = fromJson(parts[0]);
-    if (!Array.isArray(strings) || !strings.every((s) => typeof s === "string"))
-      throw new Error("texts must be a list of strings");
-    return strings;
-  }
-  if (mode !== "utf8" || parts.length < 2)
-    throw new Error(`strings must be packed as utf8 or json, found ${String(mode)}`);
+  if (mode !== "utf16" || parts.length < 2) throw new Error(`strings must be packed as utf16, found ${String(mode)}`);
   const lengths = u32(parts[0]!);
-  const text = utf8.decode(parts[1]!);
+  const raw = parts[1]!;
+  const text = Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
   const out: string[] = new Array(lengths.length);
   let at = 0;
   for (let i = 0; i < lengths.length; i++) {
-    const end = at + lengths[i]!;
-    if (end > text.length) throw new Error("string lengths run past the text");
-    out[i] = text.slice(at, end);
+    const end = at + 2 * lengths[i]!;
+    if (end > text.byteLength) throw new Error("string lengths run past the text");
+    out[i] = text.toString("utf16le", at, end);
     at = end;
   }
-  if (at !== text.length) throw new Error("string lengths do not cover the text");
+  if (at !== text.byteLength) throw new Error("string lengths do not cover the text");
   return out;
 }
 

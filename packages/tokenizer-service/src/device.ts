@@ -13,7 +13,11 @@ export type DeviceChoice = "cpu" | "gpu" | "auto";
 export interface ComputeDevice {
   /** What the log and `curate tokenizer status` show: `cpu`, `gpu (webgpu, <adapter>)`. */
   readonly name: string;
-  /** Batches the service keeps in flight on this device at once (the CPU pool: 2 per thread, so none idles). */
+  /**
+   * Batches the service keeps in flight on this device at once. The CPU pool: 4 per thread, as many as the tokens stage
+   * keeps in flight per thread of an in-process pool (a worker must not idle while the service's main thread is
+   * descheduled on a busy machine); a small client waits behind at most these.
+   */
   readonly capacity: number;
   /** A handle on one tokenizer; the device loads it on first use and keeps it. */
   tokenizer(spec: TokenizerSpec): Tokenizer;
@@ -36,7 +40,7 @@ export async function cpuDevice(options: { readonly threads: number }): Promise<
   const pool = new TokenizerPool({ threads: options.threads, workers: true });
   return {
     name: "cpu",
-    capacity: pool.threads * 2,
+    capacity: pool.threads * 4,
     tokenizer: (spec) => pool.tokenizer(spec),
     close: () => pool.close(),
   };
