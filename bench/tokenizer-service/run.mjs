@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * Tokenizer service benchmark: `node bench/tokenizer-service/run.mjs [--records 100k] [--text-mb 16] [--threads 2]
- * [--only NAME] [--json]`. Run `npm run build` first: it measures the built packages and `packages/cli/dist/bin.js`.
+ * [--repeat N] [--only NAME] [--json]`. Run `npm run build` first: it measures the built packages and `packages/cli/dist/bin.js`.
  *
  * Rows (the issue's targets; every process its own, peak RSS from `maxRSS`, the service's from /proc VmHWM):
  * - `pool T`: the corpus's string values (up to --text-mb MB) counted by an in-process `TokenizerPool` with
@@ -34,7 +34,7 @@ else await main();
 async function main() {
   if (args.help) {
     process.stdout.write(
-      "usage: node bench/tokenizer-service/run.mjs [--records 100k] [--text-mb 16] [--threads 2] [--only NAME] [--json]\n",
+      "usage: node bench/tokenizer-service/run.mjs [--records 100k] [--text-mb 16] [--threads 2] [--repeat N] [--only NAME] [--json]\n",
     );
     return;
   }
@@ -50,20 +50,32 @@ async function main() {
   const only = (name) => args.only === undefined || name.includes(args.only);
   const results = [];
   const base = { files, textMb, threads };
+  const repeat = Number(args.repeat ?? 1);
+  /** The best of `repeat` runs (highest MB/s): on a shared machine, the run least disturbed by others. */
+  const best = async (make) => {
+    let top;
+    for (let i = 0; i < repeat; i++) {
+      const r = await make();
+      if (top === undefined || r.textMBps > top.textMBps) top = r;
+    }
+    return top;
+  };
   for (const tokenizer of ["o200k_base", "llama3"]) {
     const row = { ...base, tokenizer };
-    let pool;
-    let single;
-    if (only(`pool ${tokenizer}`)) results.push((pool = await poolRows(`pool ${tokenizer}`, row, 1)));
-    if (only(`service ${tokenizer}`)) results.push((single = await serviceRows(`service ${tokenizer}`, row, 1)));
+    const rows = [
+      [`pool ${tokenizer}`, () => poolRows(`pool ${tokenizer}`, row, 1)],
+      [`service ${tokenizer}`, () => serviceRows(`service ${tokenizer}`, row, 1)],
+      [`2 pools ${tokenizer}`, () => poolRows(`2 pools ${tokenizer}`, row, 2)],
+      [`2 clients ${tokenizer}`, () => serviceRows(`2 clients ${tokenizer}`, row, 2)],
+    ].filter(([name]) => only(name));
+    const found = {};
+    for (const [name, make] of rows) results.push((found[name] = await best(make)));
+    const [pool, single, two] = [`pool ${tokenizer}`, `service ${tokenizer}`, `2 clients ${tokenizer}`].map(
+      (n) => found[n],
+    );
     if (pool && single) single.ratio = single.textMBps / pool.textMBps;
-    if (only(`2 pools ${tokenizer}`)) results.push(await poolRows(`2 pools ${tokenizer}`, row, 2));
-    if (only(`2 clients ${tokenizer}`)) {
-      const two = await serviceRows(`2 clients ${tokenizer}`, row, 2);
-      if (single) two.ratio = two.textMBps / single.textMBps;
-      results.push(two);
-    }
-    for (const r of results.slice(-4)) if (r.printed !== true) print(r);
+    if (single && two) two.ratio = two.textMBps / single.textMBps;
+    for (const r of Object.values(found)) print(r);
   }
   if (only("round trip")) print(results[results.push(await roundTrip({ ...base, tokenizer: "o200k_base" })) - 1]);
   if (args.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
@@ -79,6 +91,8 @@ function print(r) {
   if (r.rssMB !== undefined) parts.push(`RSS ${Math.round(r.rssMB)} MB (${r.rssParts})`);
   if (r.medianMs !== undefined) parts.push(`median ${r.medianMs.toFixed(2)} ms, p95 ${r.p95Ms.toFixed(2)} ms`);
   if (r.seconds !== undefined) parts.push(`${r.seconds.toFixed(1)} s`);
+  if (r.cpuSeconds !== undefined && r.bytes !== undefined)
+    parts.push(`CPU ${r.cpuSeconds.toFixed(1)} s (${(r.bytes / 1e6 / r.cpuSeconds).toFixed(2)} MB per CPU-s)`);
   process.stderr.write(`${parts.join("  ")}\n`);
 }
 
@@ -110,12 +124,16 @@ function together(name, reports, extraRss = 0, extraName) {
   const seconds = (end - start) / 1000;
   const bytes = reports.reduce((n, r) => n + r.bytes, 0);
   const tokens = reports.reduce((n, r) => n + r.tokens, 0);
+  // CPU of the counting only: each child's total less what it spent before the clock started (loading texts).
+  const cpuSeconds = reports.reduce((n, r) => n + r.cpuSeconds - r.cpuBefore, 0);
   const rss = reports.map((r) => r.peakRssMB);
   return {
     name,
     textMBps: bytes / 1e6 / seconds,
     tokensPerSecond: tokens / seconds,
     seconds,
+    bytes,
+    cpuSeconds,
     rssMB: rss.reduce((a, b) => a + b, 0) + extraRss,
     rssParts: [...(extraName ? [`${extraName} ${Math.round(extraRss)}`] : []), ...rss.map((m) => Math.round(m))].join(
       " + ",
@@ -132,9 +150,13 @@ async function poolRows(name, row, n) {
 async function startService(threads) {
   const dir = mkdtempSync(join(tmpdir(), "curate-bench-svc-"));
   const socket = join(dir, "tok.sock");
-  const service = spawn(process.execPath, [curate, "tokenizer", "serve", "--socket", socket, "--threads", String(threads)], {
-    stdio: ["ignore", "ignore", "pipe"],
-  });
+  const service = spawn(
+    process.execPath,
+    [curate, "tokenizer", "serve", "--socket", socket, "--threads", String(threads)],
+    {
+      stdio: ["ignore", "ignore", "pipe"],
+    },
+  );
   await new Promise((resolvePromise, reject) => {
     let err = "";
     service.stderr.on("data", (d) => {
@@ -143,6 +165,7 @@ async function startService(threads) {
     });
     service.on("close", (code) => reject(new Error(`service exited ${code}: ${err}`)));
   });
+  const cpu = () => procCpuSeconds(service.pid);
   const stop = async () => {
     const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${service.pid}/status`, "utf8"));
     const closed = new Promise((r) => service.on("close", r));
@@ -151,17 +174,21 @@ async function startService(threads) {
     rmSync(dir, { recursive: true, force: true });
     return hwm ? Number(hwm[1]) / 1024 : 0;
   };
-  return { socket, stop };
+  return { socket, stop, cpu };
 }
 
 async function serviceRows(name, row, n) {
-  const { socket, stop } = await startService(row.threads);
+  const { socket, stop, cpu } = await startService(row.threads);
   try {
     // Load the tokenizer in the service before the clock starts, as the pool rows exclude loading.
     await children([{ ...row, mode: "load", socket }]);
+    const cpuBefore = cpu();
     const reports = await children(Array.from({ length: n }, () => ({ ...row, mode: "client", socket })));
+    const serviceCpu = cpu() - cpuBefore;
     const serviceRss = await stop();
-    return together(name, reports, serviceRss, "service");
+    const result = together(name, reports, serviceRss, "service");
+    result.cpuSeconds += serviceCpu;
+    return result;
   } catch (error) {
     await stop();
     throw error;
@@ -248,6 +275,8 @@ async function child(row) {
   const batches = [];
   for (let i = 0; i < texts.length; i += 512) batches.push(texts.slice(i, i + 512));
   const startedAt = Date.now();
+  const before = process.cpuUsage();
+  const cpuBefore = (before.user + before.system) / 1e6;
   let tokens = 0;
   const depth = row.threads * 4;
   const inFlight = [];
@@ -258,10 +287,18 @@ async function child(row) {
   for (const p of inFlight) for (const n of await p) tokens += n;
   const endedAt = Date.now();
   await close();
-  report({ bytes, tokens, startedAt, endedAt });
+  report({ bytes, tokens, startedAt, endedAt, cpuBefore });
 }
 
 function report(values) {
-  const peakRssMB = process.resourceUsage().maxRSS / 1024;
-  process.stdout.write(`${JSON.stringify({ ...values, peakRssMB })}\n`);
+  const usage = process.resourceUsage();
+  const cpuSeconds = (usage.userCPUTime + usage.systemCPUTime) / 1e6;
+  process.stdout.write(`${JSON.stringify({ ...values, peakRssMB: usage.maxRSS / 1024, cpuSeconds })}\n`);
+}
+
+/** CPU seconds a process has used so far (all its threads), from /proc: utime + stime in clock ticks (100 Hz). */
+function procCpuSeconds(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
