@@ -122,7 +122,10 @@ export class TokenizerServiceClient {
       const pending = this.waiting.shift()!;
       if (this.inFlight.size === 0) this.socket.ref();
       this.inFlight.set(pending.frame.id, pending);
+      // Corked: one writev for the frame's pieces instead of a system call each.
+      this.socket.cork();
       for (const chunk of encodeFrame(pending.frame)) this.socket.write(chunk);
+      this.socket.uncork();
     }
   }
 
