@@ -69,7 +69,10 @@ async function main() {
       [`2 clients ${tokenizer}`, () => serviceRows(`2 clients ${tokenizer}`, row, 2)],
     ].filter(([name]) => only(name));
     const found = {};
-    for (const [name, make] of rows) results.push((found[name] = await best(make)));
+    for (const [name, make] of rows) {
+      found[name] = await best(make);
+      results.push(found[name]);
+    }
     const [pool, single, two] = [`pool ${tokenizer}`, `service ${tokenizer}`, `2 clients ${tokenizer}`].map(
       (n) => found[n],
     );
