@@ -151,7 +151,10 @@ describe("curate tokenizer serve", () => {
     const service = await startService(socket, ["--threads", "1"]);
     const victim = streamingClient(["--tokenizer", "o200k_base", "--tokenizer-service", socket, "--out", "/dev/null"]);
     victim.child.stdin!.write(chatRecords(3000, 2));
-    await until(async () => (await status(socket)).clients.connected === 1);
+    await until(async () => {
+      const s = await status(socket);
+      return s.clients.connected === 1 && s.served.batches >= 1; // streaming: more batches are in flight
+    });
     victim.child.kill("SIGKILL");
     await victim.result;
 
