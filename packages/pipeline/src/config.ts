@@ -138,6 +138,8 @@ export interface RunConfig {
         readonly maxTokens?: number;
         readonly minTokens?: number;
         readonly onOverflow?: "drop" | "truncate" | "keep" | "fail";
+        /** Socket of a `curate tokenizer serve` to count through, or `auto`. */
+        readonly service?: string;
       };
   readonly split?:
     | false

@@ -44,6 +44,8 @@ export interface OptionSpec {
   /** The key in its section of the configuration; absent for flags that only the CLI reads. */
   readonly key?: string;
   readonly value: OptionValue;
+  /** An environment variable that sets the flag when it is not given (the flag wins). */
+  readonly env?: string;
   /** The default, shown in help; the stage applies it (the configuration leaves it out). */
   readonly default?: string | number | boolean | readonly string[];
 }
@@ -312,6 +314,15 @@ export const runOptions: readonly OptionSpec[] = [
     value: { kind: "choice", choices: ["drop", "truncate", "keep", "fail"] },
     default: "drop",
     help: "records over --max-tokens",
+  },
+  {
+    name: "tokenizerService",
+    flag: "--tokenizer-service <path|auto>",
+    section: "tokens",
+    key: "service",
+    value: { kind: "string" },
+    env: "CURATE_TOKENIZER_SERVICE",
+    help: "count through `curate tokenizer serve` on this socket; auto: if one runs, else in-process",
   },
 
   {

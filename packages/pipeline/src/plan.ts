@@ -15,12 +15,18 @@ export interface Plan {
   readonly splitStage: SplitStage | undefined;
 }
 
+/** What a plan's stages may tell the caller while they run. */
+export interface PlanHooks {
+  /** A line for the person running it: `--tokenizer-service auto` counting in-process because no service runs. */
+  readonly notice?: (message: string) => void;
+}
+
 /**
  * The stages a configuration asks for, in pipeline order: validate → decontaminate → exact → near dedup → tokens →
  * convert → split. Options are checked by each stage's factory before any data flows.
  * @example const { stages } = await planStages({ dedup: { near: true }, split: { ratios: "train=0.9,test=0.1" } });
  */
-export async function planStages(config: RunConfig): Promise<Plan> {
+export async function planStages(config: RunConfig, hooks: PlanHooks = {}): Promise<Plan> {
   const stages: Stage[] = [];
   if (config.validate !== false) {
     const { validate } = await import("@curate/validate");
@@ -73,6 +79,8 @@ export async function planStages(config: RunConfig): Promise<Plan> {
         ...(t.minTokens !== undefined ? { minTokens: t.minTokens } : {}),
         ...(t.onOverflow !== undefined ? { onOverflow: t.onOverflow } : {}),
         ...(config.threads !== undefined ? { threads: config.threads } : {}),
+        ...(t.service !== undefined ? { service: t.service } : {}),
+        ...(hooks.notice ? { onNotice: hooks.notice } : {}),
       }),
     );
   }

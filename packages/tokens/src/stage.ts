@@ -46,6 +46,14 @@ export interface CountTokensOptions {
   readonly threads?: number;
   /** Records per batch sent to a worker (default 256). */
   readonly batchSize?: number;
+  /**
+   * Count through the shared tokenization service (`curate tokenizer serve`) listening on this socket, instead of an
+   * in-process pool: the service must be running (else a usage-style error, exit 2, naming the socket). `auto`: the
+   * service on the default socket if one runs, else the in-process pool. Ignored when `tokenizer` is a `Tokenizer`.
+   */
+  readonly service?: string;
+  /** Told when `service: "auto"` counts in-process instead (no service, or it went away); the CLI prints it. */
+  readonly onNotice?: (message: string) => void;
 }
 
 /** What the stage adds to `meta.tokens` and, with `annotate`, to the record. */
@@ -127,7 +135,16 @@ export function countTokens(options: CountTokensOptions): CountTokensStage {
   let opened: Promise<Counter> | undefined;
   const counterOf = (): Promise<Counter> => {
     opened ??= (async () => {
-      const tokenizer = spec === undefined ? (tokenizerOption as Tokenizer) : openTokenizer(spec, poolOptions(options));
+      const tokenizer =
+        spec === undefined
+          ? (tokenizerOption as Tokenizer)
+          : options.service !== undefined
+            ? await (await import("@curate/tokenizer-service")).openServiceTokenizer(spec, {
+                service: options.service,
+                pool: poolOptions(options),
+                ...(options.onNotice ? { onNotice: options.onNotice } : {}),
+              })
+            : openTokenizer(spec, poolOptions(options));
       info = await tokenizer.info();
       return new Counter(tokenizer, info);
     })();

@@ -114,8 +114,11 @@ function mergeFlags(base: RunConfig, inputs: string[], o: RunCommandOptions, com
     usage("give either --split ratios or --test-size/--validation-size, not both");
   }
 
+  // The environment's service applies to runs that count tokens; it does not ask for a tokenizer.
+  const tokensOn = given("tokenizer") || given("model") || (typeof base.tokens === "object" && base.tokens !== null);
   for (const spec of runOptions) {
     if (!given(spec.name)) continue;
+    if (spec.env !== undefined && command.getOptionValueSource(spec.name) === "env" && !tokensOn) continue;
     const value = o[spec.name];
     if (spec.section === "top") {
       if (spec.key) config[spec.key] = value;
@@ -178,7 +181,7 @@ export async function runConfigured(
     import("@curate/write"),
     import("@curate/read"),
   ]);
-  const { stages, splitStage } = await planStages(config);
+  const { stages, splitStage } = await planStages(config, { notice: output.quiet ? () => {} : note });
   // The shard phase's threads: reading and parsing; the stages' own pools (near dedup, tokens) use --threads.
   // In-process by default: with only reading and parsing in the shard phase, shipping parsed records between
   // threads cost more than it saved (bench/RESULTS.md, run:all-w1 against run:all-w2).
@@ -218,7 +221,7 @@ export async function runConfigured(
         mix.add(item);
         return item.data;
       },
-      config: { command: output.command ?? "run", ...config, inputs: inputs.length > 0 ? inputs : ["-"] },
+      config: { command: output.command ?? "run", ...recorded(config), inputs: inputs.length > 0 ? inputs : ["-"] },
       seed: config.seed ?? DEFAULT_SEED,
       toolVersion: version,
       onRecords: progress.records,
@@ -237,4 +240,11 @@ export async function runConfigured(
   }
   if (manifest.conservation.rejected > 0) process.exitCode = 1;
   return manifest;
+}
+
+/** The configuration as the manifest records it: where tokens were counted (a service's socket) changes no byte. */
+function recorded(config: RunConfig): RunConfig {
+  if (typeof config.tokens !== "object" || config.tokens.service === undefined) return config;
+  const { service: _, ...tokens } = config.tokens;
+  return { ...config, tokens };
 }

@@ -22,6 +22,7 @@ Examples:
   $ curate tokens data.jsonl --tokenizer ./models/qwen --max-tokens 2048 --on-overflow truncate > out.jsonl
   $ curate tokens data.jsonl --tokenizer o200k_base --min-tokens 8 --out kept.jsonl --json > stats.json
   $ cat raw.jsonl | curate tokens --model gpt-4.1-mini --price 5 --epochs 2 --out /dev/null
+  $ curate tokens data.jsonl --tokenizer llama3 --tokenizer-service auto      through \`curate tokenizer serve\`
 
 Tokenizers: OpenAI encodings (o200k_base, cl100k_base, p50k_base, r50k_base) or models (--model
 gpt-4o-mini, gpt-4.1, gpt-3.5-turbo, ...); llama3 and qwen3 offline by name; or a folder holding a Hugging
@@ -39,6 +40,10 @@ Records pass through to stdout (or --out); the statistics go to stderr as a tabl
 trainable text (alpaca output, completion, text, final assistant message; never preference records).
 --annotate FIELD adds the counts to each record under FIELD: useful for inspection, but an extra key can
 make trainers or the OpenAI API refuse the file.
+--tokenizer-service PATH counts through the shared service (curate tokenizer serve) on that socket, which
+loads each tokenizer once for every curate process on the machine; it must be running (else exit 2). auto: the
+service on the default socket if one runs, else in-process threads (and a note says so). Default: in-process
+threads, or $CURATE_TOKENIZER_SERVICE when set. Counts are the same either way.
 Exit codes: 0 ok, 1 some records were rejected (unreadable, unknown shape, outside the limits), 2 usage error.`;
 
 interface TokensCommandOptions extends IoOptions {
@@ -52,6 +57,7 @@ interface TokensCommandOptions extends IoOptions {
   price?: number;
   epochs?: number;
   engine?: "fast" | "reference";
+  tokenizerService?: string;
 }
 
 function parsePrice(value: string): number {
@@ -85,6 +91,12 @@ export function registerTokens(program: Command): void {
     .option("--annotate <field>", "add { total, trainable, fields, exact } to each record under this key")
     .addOption(
       new Option("--threads <n>", "tokenizer threads (default: cores; 0 or 1 runs in-process)").argParser(parseInteger),
+    )
+    .addOption(
+      new Option(
+        "--tokenizer-service <path|auto>",
+        "count through `curate tokenizer serve` on this socket (auto: if one runs)",
+      ).env("CURATE_TOKENIZER_SERVICE"),
     )
     .addOption(new Option("--price <usd>", "price per 1M training tokens for the cost estimate").argParser(parsePrice))
     .addOption(
@@ -137,6 +149,7 @@ async function runTokens(inputs: string[], options: TokensCommandOptions): Promi
     ...(options.minTokens === undefined ? {} : { minTokens: options.minTokens }),
     ...(options.annotate === undefined ? {} : { annotate: options.annotate }),
     ...(options.threads === undefined ? {} : { threads: options.threads }),
+    ...(options.tokenizerService ? { service: options.tokenizerService, onNotice: note } : {}),
   });
 
   let result: CommandRunResult;
