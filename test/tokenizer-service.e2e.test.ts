@@ -123,7 +123,7 @@ describe("curate tokenizer serve", () => {
     expect((await runCli(runArgs(join(dir, "run-local")))).exitCode).toBe(1); // some records are over 80 tokens
     const viaEnv = await runCli(runArgs(join(dir, "run-svc")), { env: { CURATE_TOKENIZER_SERVICE: socket } });
     expect(viaEnv.exitCode, viaEnv.stderr).toBe(1);
-    for (const file of readdirSync(join(dir, "run-local"))) {
+    for (const file of readdirSync(join(dir, "run-local")).filter((f) => !f.startsWith("."))) {
       const a = readFileSync(join(dir, "run-local", file), "utf8");
       const b = readFileSync(join(dir, "run-svc", file), "utf8");
       if (file === "manifest.json") expect(withoutTimings(b)).toBe(withoutTimings(a));
