@@ -90,7 +90,10 @@ export interface IoOptions {
  * @example addIoOptions(program.command("dedup"), { duplicates: true });
  */
 export function addIoOptions(command: Command, which: { duplicates?: boolean; out?: boolean } = {}): Command {
-  command.argument("[inputs...]", "JSONL/JSON (gzip/zstd ok) or Parquet files, directories or globs; - or nothing reads stdin");
+  command.argument(
+    "[inputs...]",
+    "JSONL/JSON (gzip/zstd ok) or Parquet files, directories or globs; - or nothing reads stdin",
+  );
   if (which.out !== false) {
     command.option("-o, --out <file>", "write kept records as JSONL (or --output-format) to this file (- for stdout)");
     command.addOption(optionFrom(optionSpec("outputFormat")));

@@ -109,6 +109,7 @@ function addStats(stats: InputStats[], result: ShardResult, whole: InputStats | 
   }
   stats[shard.input] ??= emptyStats(shard.path);
   const stat = stats[shard.input]!;
+  if (shard.rowGroups) stat.container = "parquet";
   stat.records += result.records;
   stat.blankLines += result.blankLines;
 }
@@ -134,7 +135,12 @@ class ShardPool {
   }
 
   static async start(size: number): Promise<ShardPool> {
-    const entry = await workerEntry(import.meta.url, "shard-worker", ["fast-glob", "fzstd"]);
+    const entry = await workerEntry(import.meta.url, "shard-worker", [
+      "fast-glob",
+      "fzstd",
+      "hyparquet",
+      "hyparquet-compressors",
+    ]);
     return new ShardPool(Array.from({ length: Math.max(1, size) }, () => new Worker(entry)));
   }
 

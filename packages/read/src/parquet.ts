@@ -10,11 +10,13 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
+import { resolve } from "node:path";
 import { brotliDecompressSync, gunzipSync } from "node:zlib";
 import { CurateError, describeValue, type Envelope, formatPath, type Issue, type RejectReason } from "@curate/core";
 import type { AsyncBuffer, Compressors, FileMetaData } from "hyparquet";
 import { type Entry, Routed } from "./record.js";
-import type { InputStats } from "./types.js";
+import { type ShardResult, type ShardSpec, toShardEntry } from "./shards.js";
+import type { InputStats, ReadOptions } from "./types.js";
 
 /**
  * Names read as Parquet (in folders, globs and when named): `train-00000-of-00003.parquet`.
@@ -359,11 +361,74 @@ export async function parquetRowGroups(
     return metadata.row_groups.map((group) => {
       const first = group.columns[0]?.meta_data;
       const offset = Number(first?.dictionary_page_offset ?? first?.data_page_offset ?? group.file_offset ?? 0);
-      return { rows: Number(group.num_rows), bytes: Number(group.total_compressed_size ?? group.total_byte_size), offset };
+      return {
+        rows: Number(group.num_rows),
+        bytes: Number(group.total_compressed_size ?? group.total_byte_size),
+        offset,
+      };
     });
   } catch {
     return undefined;
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * Cuts a Parquet file into shards of whole row groups, about `target` compressed bytes each (a row group bigger than
+ * that is a shard of its own). Undefined when the file cannot be read as Parquet or holds one row group: it is then
+ * one whole shard, and its damage is reported when it is read.
+ * @example const shards = await planParquetShards("/abs/train.parquet", { id: 0, input: 0, path: "train.parquet", start: 0, end: undefined }, 64 << 20);
+ */
+export async function planParquetShards(
+  absolute: string,
+  whole: ShardSpec,
+  target: number,
+): Promise<ShardSpec[] | undefined> {
+  const groups = await parquetRowGroups(absolute).catch(() => undefined);
+  if (!groups || groups.length < 2) return undefined;
+  const cuts: number[] = [0];
+  let bytes = 0;
+  for (let g = 0; g < groups.length; g++) {
+    if (bytes >= target) {
+      cuts.push(g);
+      bytes = 0;
+    }
+    bytes += groups[g]!.bytes;
+  }
+  if (cuts.length < 2) return undefined;
+  return cuts.map((from, i) => {
+    const to = cuts[i + 1] ?? groups.length;
+    return {
+      ...whole,
+      id: whole.id + i,
+      start: i === 0 ? 0 : groups[from]!.offset,
+      end: i + 1 < cuts.length ? groups[to]!.offset : undefined,
+      rowGroups: [from, to] as const,
+    };
+  });
+}
+
+/**
+ * Reads one Parquet shard (a range of row groups): rows numbered from 1 in the shard, as `ShardStitcher` expects
+ * (a row is a record and a line, so `lines` is the shard's row count).
+ * @example const result = await readParquetShard(shard, { cwd: process.cwd() });
+ */
+export async function readParquetShard(shard: ShardSpec, options: ReadOptions): Promise<ShardResult> {
+  const stat: InputStats = {
+    path: shard.path,
+    bytes: 0,
+    sha256: "",
+    records: 0,
+    blankLines: 0,
+    compression: "none",
+    container: "parquet",
+  };
+  const entries: Entry[] = [];
+  const absolute = resolve(options.cwd ?? process.cwd(), shard.path);
+  const range = shard.rowGroups ? { rowGroups: shard.rowGroups } : {};
+  for await (const batch of readParquet(absolute, shard.path, shard.input, stat, undefined, range)) {
+    for (const entry of batch) entries.push(entry);
+  }
+  return { shard, entries: entries.map(toShardEntry), records: stat.records, lines: stat.records, blankLines: 0 };
 }

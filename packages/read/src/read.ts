@@ -5,8 +5,8 @@ import { CurateError, type Envelope, type RecordSource, type StageContext, Usage
 import { DEFAULT_MAX_LINE_BYTES } from "./defaults.js";
 import { checkText, Utf16Error } from "./encoding.js";
 import { type ResolvedInput, resolveInputs, STDIN } from "./inputs.js";
-import { DEFAULT_MAX_DEPTH, type Entry, numberEntries, Routed, rejectEntry, setMaxDepth } from "./record.js";
 import { PARQUET_FILE, readParquet } from "./parquet.js";
+import { DEFAULT_MAX_DEPTH, type Entry, numberEntries, Routed, rejectEntry, setMaxDepth } from "./record.js";
 import { DecompressError, decompress, fileChunks, streamChunks } from "./source.js";
 import { RecordSplitter } from "./splitter.js";
 import type { InputStats, ReadOptions } from "./types.js";

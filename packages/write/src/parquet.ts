@@ -99,7 +99,8 @@ function merge(into: Shape, value: unknown, path: (string | number)[]): Shape {
     case "object":
       if (Array.isArray(value)) {
         let element = into.kind === "list" ? into.element : NULL;
-        if (into.kind !== "null" && into.kind !== "list") throw new MixedTypes(fieldPath(path), kindName(into), "an array");
+        if (into.kind !== "null" && into.kind !== "list")
+          throw new MixedTypes(fieldPath(path), kindName(into), "an array");
         path.push(0);
         for (const item of value) element = merge(element, item, path);
         path.pop();
@@ -149,7 +150,9 @@ function elements(name: string, shape: Shape, path: (string | number)[], out: Sc
       return;
     case "struct":
       if (shape.fields.size === 0) {
-        throw new SchemaProblem(`field ${fieldPath(path)} is an empty object in every record, and a Parquet group needs a field`);
+        throw new SchemaProblem(
+          `field ${fieldPath(path)} is an empty object in every record, and a Parquet group needs a field`,
+        );
       }
       out.push({ name, repetition_type: "OPTIONAL", num_children: shape.fields.size });
       for (const [key, field] of shape.fields) {
@@ -196,7 +199,8 @@ function* lines(path: string): Generator<string> {
     for (;;) {
       const bytesRead = readSync(fd, buffer, 0, buffer.length, null);
       if (bytesRead === 0) break;
-      const chunk = carry.length > 0 ? Buffer.concat([carry, buffer.subarray(0, bytesRead)]) : buffer.subarray(0, bytesRead);
+      const chunk =
+        carry.length > 0 ? Buffer.concat([carry, buffer.subarray(0, bytesRead)]) : buffer.subarray(0, bytesRead);
       let start = 0;
       for (let nl = chunk.indexOf(10); nl !== -1; nl = chunk.indexOf(10, start)) {
         yield chunk.toString("utf8", start, nl);
