@@ -92,5 +92,7 @@ for (const kind of ["chat", "instruction"]) {
   ];
   for (const row of rows) console.log(row.map((cell, i) => (i === 0 ? cell.padEnd(8) : cell.padStart(12))).join(" "));
   const ratio = rate(best.parquet) / rate(best.jsonl);
-  console.log(`${ratio >= 0.75 ? "✓" : "✗"} ${kind}: Parquet (snappy) read ≥ 0.75 × JSONL per record: ${ratio.toFixed(2)} ×`);
+  console.log(
+    `${ratio >= 0.75 ? "✓" : "✗"} ${kind}: Parquet (snappy) read ≥ 0.75 × JSONL per record: ${ratio.toFixed(2)} ×`,
+  );
 }

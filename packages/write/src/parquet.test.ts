@@ -36,7 +36,9 @@ describe("jsonlToParquet", () => {
     expect(written.rows).toBe(3);
     expect(written.bytes).toBe(readFileSync(target).length);
     const bytes = readFileSync(target);
-    const schema = parquetSchema(parquetMetadata(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length)));
+    const schema = parquetSchema(
+      parquetMetadata(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length)),
+    );
     expect(schema.children.map((c) => [c.element.name, c.element.type ?? c.element.converted_type])).toEqual([
       ["id", "INT64"],
       ["messages", "LIST"],
@@ -83,9 +85,7 @@ describe("jsonlToParquet", () => {
     const empty = join(dir, "empty.parquet");
     await jsonlToParquet(jsonl("empty.jsonl", []), empty);
     expect(await readBack(empty)).toEqual([]);
-    const error = await jsonlToParquet(jsonl("bare.jsonl", [{}, {}]), join(dir, "bare.parquet")).catch(
-      (e: Error) => e,
-    );
+    const error = await jsonlToParquet(jsonl("bare.jsonl", [{}, {}]), join(dir, "bare.parquet")).catch((e: Error) => e);
     expect((error as Error).message).toContain("the records have no field at all");
   });
 
