@@ -415,6 +415,7 @@ export async function planParquetShards(
     const to = cuts[i + 1] ?? groups.length;
     return {
       ...whole,
+      whole: false,
       id: whole.id + i,
       start: i === 0 ? 0 : groups[from]!.offset,
       end: i + 1 < cuts.length ? groups[to]!.offset : undefined,
