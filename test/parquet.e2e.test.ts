@@ -56,6 +56,20 @@ describe("Parquet in", () => {
     expect(outputs.folder).toEqual(outputs.jsonl);
   });
 
+  it("--workers reads a Parquet file in row-group shards and writes what the sequential run writes", async () => {
+    const args = ["run", join(fixtures, "chat.parquet"), "--split", "train=0.6,validation=0.2,test=0.2"];
+    const one = await runCli([...args, "--out", join(dir, "w1")]);
+    // 3 row groups of 500–750 bytes: 1,000-byte shards cut the file into two row-group ranges.
+    const two = await runCli([...args, "--workers", "2", "--shard-bytes", "1000", "--out", join(dir, "w2")]);
+    expect([one.exitCode, two.exitCode], two.stderr).toEqual([0, 0]);
+    for (const file of splits) {
+      expect(readFileSync(join(dir, "w2", file), "utf8"), file).toBe(readFileSync(join(dir, "w1", file), "utf8"));
+    }
+    const inputs = (out: string) => JSON.parse(readFileSync(join(dir, out, "manifest.json"), "utf8")).inputs;
+    expect(inputs("w2")).toEqual(inputs("w1"));
+    expect(inputs("w2")[0]).toMatchObject({ records: 13, container: "parquet" });
+  });
+
   it("diagnostics name the Parquet row; a file that is not Parquet is a corrupt_input reject, exit 1", async () => {
     // Built with curate itself: one bad chat record among good ones, written as Parquet.
     const chat = readFileSync(join(fixtures, "chat.jsonl"), "utf8").split("\n");
