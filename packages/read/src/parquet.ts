@@ -36,14 +36,25 @@ let modules: Promise<{ hyparquet: Hyparquet; compressors: Compressors }> | undef
  * WASM), zstd (fzstd), lz4 come from hyparquet-compressors.
  */
 function load(): Promise<{ hyparquet: Hyparquet; compressors: Compressors }> {
-  modules ??= Promise.all([import("hyparquet"), import("hyparquet-compressors")]).then(([hyparquet, codecs]) => ({
-    hyparquet,
-    compressors: {
-      ...codecs.compressors,
-      GZIP: (input: Uint8Array) => new Uint8Array(gunzipSync(input)),
-      BROTLI: (input: Uint8Array) => new Uint8Array(brotliDecompressSync(input)),
+  modules ??= Promise.all([import("hyparquet"), import("hyparquet-compressors")]).then(
+    ([hyparquet, codecs]) => ({
+      hyparquet,
+      compressors: {
+        ...codecs.compressors,
+        GZIP: (input: Uint8Array) => new Uint8Array(gunzipSync(input)),
+        BROTLI: (input: Uint8Array) => new Uint8Array(brotliDecompressSync(input)),
+      },
+    }),
+    (cause: unknown) => {
+      modules = undefined;
+      // The pre-commit hook's bundle leaves them out (scripts/bundle.mjs): say what to install, not a stack trace.
+      throw new CurateError(
+        "CURATE_MISSING_DEPENDENCY",
+        `reading Parquet needs hyparquet and hyparquet-compressors (${(cause as Error).message}): npm install hyparquet hyparquet-compressors, or use the curate command`,
+        { exitCode: 2, cause },
+      );
     },
-  }));
+  );
   return modules;
 }
 
