@@ -48,11 +48,18 @@ export async function bundle(out) {
     legalComments: "none",
     logLevel: "warning",
   };
+  // The hook leaves the Parquet libraries out (~360 KiB the hook would parse at every start): pre-commit gives it
+  // .jsonl/.ndjson files only, and a Parquet file named by hand gets an error that says what to install.
+  await build({
+    ...common,
+    external: [...external, "hyparquet", "hyparquet-compressors", "hyparquet-writer"],
+    entryPoints: { "curate-validate": "packages/cli/src/hook.ts" },
+    outdir: join(dir, "bin"),
+  });
   await build({
     ...common,
     entryPoints: {
       curate: "packages/cli/src/bin.ts",
-      "curate-validate": "packages/cli/src/hook.ts",
       worker: "packages/tokenizer-worker/src/worker.ts",
       "leak-worker": "packages/split/src/leak-worker.ts",
       "shard-worker": "packages/pipeline/src/shard-worker.ts",

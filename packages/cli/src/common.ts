@@ -88,6 +88,7 @@ export function optionFrom(spec: OptionSpec, defaults: "show" | "apply" = "show"
 /** The options every data command takes. */
 export interface IoOptions {
   out?: string;
+  outputFormat?: "jsonl" | "parquet";
   rejects?: string;
   duplicates?: string;
   json?: boolean;
@@ -102,9 +103,14 @@ export interface IoOptions {
  * @example addIoOptions(program.command("dedup"), { duplicates: true });
  */
 export function addIoOptions(command: Command, which: { duplicates?: boolean; out?: boolean } = {}): Command {
-  command.argument("[inputs...]", "JSONL/JSON files, directories or globs (gzip/zstd ok); - or nothing reads stdin");
-  if (which.out !== false)
-    command.option("-o, --out <file>", "write kept records as JSONL to this file (- for stdout)");
+  command.argument(
+    "[inputs...]",
+    "JSONL/JSON (gzip/zstd ok) or Parquet files, directories or globs; - or nothing reads stdin",
+  );
+  if (which.out !== false) {
+    command.option("-o, --out <file>", "write kept records as JSONL (or --output-format) to this file (- for stdout)");
+    command.addOption(optionFrom(optionSpec("outputFormat")));
+  }
   command.option("--rejects <file>", "write rejected records with their reasons as JSONL");
   if (which.duplicates) command.option("--duplicates <file>", "write duplicates with the record they duplicate");
   command
@@ -125,6 +131,8 @@ export interface CommandRunOptions {
   readonly out?: string | undefined;
   readonly rejects?: string | undefined;
   readonly duplicates?: string | undefined;
+  /** The format of `out`, `rejects` and `duplicates` files (default JSONL). */
+  readonly outputFormat?: "jsonl" | "parquet" | undefined;
   readonly quiet?: boolean | undefined;
   readonly maxLineBytes?: number | undefined;
   readonly maxDepth?: number | undefined;
@@ -141,10 +149,21 @@ export interface CommandRunResult {
   readonly wallMs: number;
 }
 
-/** Opens the sink for `--out`-like options: "-" is stdout, a path is an atomic file, undefined is none. */
-export async function openSink(target: string | undefined): Promise<TextSink | undefined> {
+/**
+ * Opens the sink for `--out`-like options: "-" is stdout, a path is an atomic file, undefined is none. With
+ * `format: "parquet"` the file is Parquet; `asJsonText` keys (a reject's `record`) are stored as JSON text there.
+ */
+export async function openSink(
+  target: string | undefined,
+  format: "jsonl" | "parquet" = "jsonl",
+  asJsonText: readonly string[] = [],
+): Promise<TextSink | undefined> {
   if (target === undefined) return undefined;
-  const { fileSink, stdoutSink } = await import("@curate/write");
+  const { fileSink, loadParquetWriter, parquetSink, stdoutSink } = await import("@curate/write");
+  if (format === "parquet") {
+    await loadParquetWriter();
+    return parquetSink(target, asJsonText);
+  }
   return target === "-" ? stdoutSink() : fileSink(target);
 }
 
@@ -208,9 +227,9 @@ export async function runCommand(options: CommandRunOptions): Promise<CommandRun
     const run = await runStreams({
       source,
       stages: options.stages,
-      out: await openSink(options.out),
-      rejects: await openSink(options.rejects),
-      duplicates: await openSink(options.duplicates),
+      out: await openSink(options.out, options.outputFormat),
+      rejects: await openSink(options.rejects, options.outputFormat, ["record"]),
+      duplicates: await openSink(options.duplicates, options.outputFormat, ["record"]),
       sinks: {
         ...(options.onReject ? { onReject: options.onReject } : {}),
         ...(options.onDuplicate ? { onDuplicate: options.onDuplicate } : {}),

@@ -175,12 +175,22 @@ export function sourceId(source: Source): string {
 
 /**
  * Where a record is, for people: `file:line`, with the column where a record does not start its line, and the
- * record number where one line can hold several records (`alpaca.json:1:48213 #2336`).
+ * record number where one line can hold several records (`alpaca.json:1:48213 #2336`). A Parquet file has rows, not
+ * lines: `train.parquet row 2336` (the record number, 1-based).
  * @example formatSource({ file: "a.json", line: 1, column: 40, record: 2 }); // "a.json:1:40 #2"
  */
 export function formatSource(source: Source): string {
+  if (source.record !== undefined && isParquetFile(source.file)) return `${source.file} row ${source.record}`;
   const where = `${source.file}:${source.line}${source.column !== undefined && source.column > 1 ? `:${source.column}` : ""}`;
   return source.column !== undefined && source.record !== undefined ? `${where} #${source.record}` : where;
+}
+
+/**
+ * Whether `file` is read as Parquet (by its name, as the reader decides), so that its records are rows.
+ * @example isParquetFile("data/train-00000-of-00003.parquet"); // true
+ */
+export function isParquetFile(file: string): boolean {
+  return /\.parquet$/i.test(file);
 }
 
 /**

@@ -97,6 +97,7 @@ export interface RunConfig {
   readonly out?: string;
   readonly force?: boolean;
   readonly compress?: boolean;
+  readonly outputFormat?: "jsonl" | "parquet";
   readonly to?: string;
   readonly extra?: "error" | "keep" | "drop";
   readonly seed?: string | number;

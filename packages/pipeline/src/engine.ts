@@ -102,13 +102,15 @@ export interface DatasetRunOptions extends DatasetWriterOptions, ExecuteOptions 
  * const manifest = await runDataset({ dir: "out", source: readInputs(["data.jsonl"]), stages: [validate(), split({ seed: 1 })] });
  */
 export async function runDataset(options: DatasetRunOptions): Promise<Manifest> {
-  const { DatasetWriter } = await import("@curate/write");
+  const { DatasetWriter, loadParquetWriter } = await import("@curate/write");
+  if (options.format === "parquet") await loadParquetWriter();
   const splitStage = options.stages.find(isSplitStage);
   const writer = new DatasetWriter({
     dir: options.dir,
     ...(options.splits ? { splits: options.splits } : splitStage ? { splits: splitStage.splits } : {}),
     ...(options.defaultSplit !== undefined ? { defaultSplit: options.defaultSplit } : {}),
     ...(options.compress !== undefined ? { compress: options.compress } : {}),
+    ...(options.format !== undefined ? { format: options.format } : {}),
     ...(options.force !== undefined ? { force: options.force } : {}),
     ...(options.transform ? { transform: options.transform } : {}),
     ...(options.inputs ? { inputs: options.inputs } : {}),

@@ -82,6 +82,15 @@ export const runOptions: readonly OptionSpec[] = [
     help: "write .jsonl.gz split files",
   },
   {
+    name: "outputFormat",
+    flag: "--output-format <format>",
+    section: "top",
+    key: "outputFormat",
+    value: { kind: "choice", choices: ["jsonl", "parquet"] },
+    default: "jsonl",
+    help: "write records (splits, rejects, duplicates, --out) as JSONL or Parquet files",
+  },
+  {
     name: "to",
     flag: "--to <format>",
     section: "top",

@@ -200,6 +200,7 @@ function addStats(stats: InputStats[], result: ShardResult): void {
   }
   stats[shard.input] ??= { ...emptyStats(shard.path), ...(shard.array ? { container: "json-array" as const } : {}) };
   const stat = stats[shard.input]!;
+  if (shard.rowGroups) stat.container = "parquet"; // a range of a Parquet file's row groups (issue 17)
   stat.records += result.records;
   stat.blankLines += result.blankLines;
 }

@@ -1,6 +1,7 @@
 export { DEFAULT_MAX_DEPTH, MAX_MAX_DEPTH } from "./defaults.js";
 export { DATA_FILE, type ResolvedInput, resolveInputs, STDIN } from "./inputs.js";
 export { type DuplicateKey, type ScanResult, scanJson } from "./json-scan.js";
+export { PARQUET_FILE, type ParquetReadRange, readParquet } from "./parquet.js";
 export { DEFAULT_MAX_LINE_BYTES, emptyStats, type ReadSource, readInputs, readStream } from "./read.js";
 export { MAX_REJECT_TEXT, type ReadRejectCode, type ReadWarningCode } from "./record.js";
 export {

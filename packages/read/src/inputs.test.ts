@@ -75,7 +75,7 @@ describe("resolveInputs", () => {
     });
     await expect(paths(["empty"])).rejects.toMatchObject({
       code: "CURATE_INPUT_NOT_FOUND",
-      message: "directory empty holds no .jsonl, .ndjson or .json files (optionally .gz/.zst)",
+      message: "directory empty holds no .jsonl, .ndjson, .json (optionally .gz/.zst) or .parquet files",
     });
   });
 });

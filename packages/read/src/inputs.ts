@@ -12,10 +12,11 @@ import type { ReadOptions } from "./types.js";
 export const STDIN = "<stdin>";
 
 /**
- * Files a directory argument expands to: JSONL, NDJSON and JSON, each optionally gzip- or zstd-compressed.
+ * Files a directory argument expands to: JSONL, NDJSON and JSON, each optionally gzip- or zstd-compressed, and
+ * Parquet (a Hugging Face dataset folder's `data/train-00000-of-00003.parquet`).
  * @example DATA_FILE.test("train.jsonl.zst"); // true
  */
-export const DATA_FILE = /\.(?:jsonl|ndjson|json)(?:\.(?:gz|zst|zstd))?$/i;
+export const DATA_FILE = /\.(?:(?:jsonl|ndjson|json)(?:\.(?:gz|zst|zstd))?|parquet)$/i;
 
 /** One input to read, as `resolveInputs` found it. */
 export interface ResolvedInput {
@@ -115,7 +116,7 @@ function notFound(message: string): CurateError {
 /**
  * Expands input arguments into the files to read, in a stable order: each argument in the order given; a directory
  * expands (recursively, hidden files skipped) to its `*.jsonl`, `*.ndjson`, `*.json` files, each optionally `.gz`,
- * `.zst` or `.zstd`, sorted; a glob (fast-glob syntax) to its matching files, sorted. A file named twice is read
+ * `.zst` or `.zstd`, and its `*.parquet` files, sorted by path (so Parquet shards come in order); a glob (fast-glob syntax) to its matching files, sorted. A file named twice is read
  * once. No arguments, or `-`, mean stdin. An argument that matches nothing throws `CURATE_INPUT_NOT_FOUND`.
  * @example await resolveInputs(["data/", "extra/*.jsonl.gz"]); // [{ path: "data/a.jsonl", bytes: 1024 }, ...]
  */
@@ -150,7 +151,7 @@ export async function resolveInputs(patterns: readonly string[], options: ReadOp
         byPath(a.path, b.path),
       );
       if (files.length === 0) {
-        throw notFound(`directory ${pattern} holds no .jsonl, .ndjson or .json files (optionally .gz/.zst)`);
+        throw notFound(`directory ${pattern} holds no .jsonl, .ndjson, .json (optionally .gz/.zst) or .parquet files`);
       }
       for (const entry of files) add(join(pattern, entry.path), entry.size);
       continue;

@@ -5,6 +5,7 @@ import { CurateError, type Envelope, type RecordSource, type StageContext, Usage
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_LINE_BYTES, MAX_MAX_DEPTH } from "./defaults.js";
 import { checkText, Utf16Error } from "./encoding.js";
 import { type ResolvedInput, resolveInputs, STDIN } from "./inputs.js";
+import { PARQUET_FILE, readParquet } from "./parquet.js";
 import { type Entry, numberEntries, Routed, rejectEntry, setMaxDepth } from "./record.js";
 import { DecompressError, decompress, fileChunks, streamChunks } from "./source.js";
 import { RecordSplitter } from "./splitter.js";
@@ -24,6 +25,8 @@ interface Opened {
   chunks(chunkBytes?: number): AsyncIterable<Buffer>;
   /** Whether the input can be read twice (a file), so its integrity can be checked before any record is used. */
   readonly rereadable: boolean;
+  /** The file's absolute path, for readers that need random access (Parquet); absent for streams. */
+  readonly absolute?: string;
 }
 
 function checkOptions(options: ReadOptions): { maxLineBytes: number; maxDepth: number } {
@@ -84,6 +87,10 @@ async function* entryBatches(
     let next = 1;
     const stat = emptyStats(input.path);
     stats.push(stat);
+    if (input.absolute !== undefined && PARQUET_FILE.test(input.path)) {
+      yield* readParquet(input.absolute, input.path, index, stat, onBytes);
+      continue;
+    }
     const hash = createHash("sha256");
     let complete = false;
     async function* raw(): AsyncGenerator<Buffer> {
@@ -272,7 +279,8 @@ function openStdin(): NodeJS.ReadableStream {
 /**
  * Reads records from files, directories, globs and stdin (see `resolveInputs`), in order: JSONL, one JSON array, or
  * (`.json` files) JSON values one after another, such as pretty-printed objects, per input (see `RecordSplitter`),
- * gzip or zstd or plain, each record as `{ data, source: { file, line }, meta: { bytes } }`. Lines and values that
+ * gzip or zstd or plain, each record as `{ data, source: { file, line }, meta: { bytes } }`; `.parquet` files
+ * row by row, one row group at a time (see `readParquet`: each row is the JSON record a JSONL file would hold). Lines and values that
  * cannot be records are rejects (`invalid_json`, `not_an_object`, `invalid_utf8`, `line_too_long`,
  * `truncated_line`, `duplicate_key`, `lone_surrogate`, `corrupt_input`); integers past 2^53 are `unsafe_integer`
  * warnings. Memory stays bounded by `maxLineBytes` whatever the input.
@@ -293,6 +301,7 @@ export function readInputs(patterns: readonly string[], options: ReadOptions = {
             path: input.path,
             chunks: (chunkBytes?: number) => fileChunks(resolve(cwd, input.path), input.path, chunkBytes),
             rereadable: true,
+            absolute: resolve(cwd, input.path),
           },
     );
   };

@@ -18,8 +18,12 @@ export type ReadRejectCode =
   | "corrupt_input"
   /** Nested deeper than `maxDepth` (default 512): later stages walk records recursively. */
   | "too_deep"
-  /** A number JSON.parse turns into ±Infinity (`1e400`, a 400-digit integer): it would be written as `null`. */
-  | "number_out_of_range";
+  /** A number JSON.parse turns into ±Infinity (`1e400`, a 400-digit integer), or a Parquet NaN: written as `null`. */
+  | "number_out_of_range"
+  /** A Parquet row group compressed with a codec curate cannot decode (LZO, for one). */
+  | "unsupported_codec"
+  /** A Parquet value with no JSON form (raw bytes that are not UTF-8 text). */
+  | "unsupported_value";
 
 /**
  * Warning codes the reader produces on records it keeps.

@@ -2,7 +2,8 @@
  * The shard plan: inputs cut into parts that can be read independently (in another thread, process or machine) and
  * put back together into exactly the records, identities and rejects a sequential read gives.
  *
- * A shard is a whole input, or a byte range of one big plain JSONL file cut just after a newline. Compressed inputs,
+ * A shard is a whole input, a range of row groups of a big Parquet file (`rowGroups`), or a byte range of one big
+ * plain JSONL file cut just after a newline. Compressed inputs,
  * JSON arrays and `.json` files, stdin, and JSONL files smaller than two targets are whole shards: their records can
  * only be found by reading from the start. Reading a shard is a pure function of (shard, options) whose result is
  * plain data (it survives `structuredClone`, so it can be shipped between threads and processes); `ShardStitcher`
@@ -15,6 +16,7 @@ import { ArrayCutScanner, JsonArraySplitter } from "./array.js";
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_LINE_BYTES } from "./defaults.js";
 import { resolveInputs, STDIN } from "./inputs.js";
 import { JsonlSplitter } from "./jsonl.js";
+import { PARQUET_FILE, planParquetShards, readParquetShard } from "./parquet.js";
 import { readInputs } from "./read.js";
 import { type Entry, numberEntries, Routed, setMaxDepth } from "./record.js";
 import { detectCompression } from "./source.js";
@@ -44,6 +46,8 @@ export interface ShardSpec {
    * the input's full stats); a range shard is read with `readShard`.
    */
   readonly whole: boolean;
+  /** Parquet shards: the row groups read (first, one past the last); `start`/`end` are where they begin. */
+  readonly rowGroups?: readonly [number, number];
 }
 
 export interface ShardPlanOptions extends ReadOptions {
@@ -70,6 +74,11 @@ export async function planShards(patterns: readonly string[], options: ShardPlan
   const inputs = await resolveInputs(patterns, options);
   for (const [input, { path, bytes }] of inputs.entries()) {
     const whole = { id: shards.length, input, path, start: 0, end: undefined, whole: true };
+    // Parquet: cut at row groups (parquet.ts), a Parquet file's only independent parts.
+    if (PARQUET_FILE.test(path) && bytes !== undefined && bytes >= 2 * target) {
+      shards.push(...((await planParquetShards(resolve(cwd, path), whole, target)) ?? [whole]));
+      continue;
+    }
     if (path === STDIN || bytes === undefined || bytes < 2 * target) {
       shards.push(whole);
       continue;
@@ -215,6 +224,7 @@ export interface ShardResult {
  */
 export async function readShard(shard: ShardSpec, options: ReadOptions = {}): Promise<ShardResult> {
   if (shard.whole) return readWhole(shard, options);
+  if (shard.rowGroups) return readParquetShard(shard, options);
   const maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
   const maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
   // The first shard starts the file: a BOM and leading blank lines are the whole-file reader's to handle.

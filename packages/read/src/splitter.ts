@@ -8,7 +8,7 @@ import { JsonValuesSplitter } from "./values.js";
  * one or more pretty-printed objects).
  * @example const container: Container = "json-array";
  */
-export type Container = "jsonl" | "json-array" | "json-values";
+export type Container = "jsonl" | "json-array" | "json-values" | "parquet";
 
 /** Names whose content, unless it is an array, is read as JSON values rather than lines. */
 const JSON_NAME = /\.json(?:\.(?:gz|zst|zstd))?$/i;

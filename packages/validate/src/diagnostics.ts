@@ -3,7 +3,7 @@
  * `file:line[:col] severity code path message` (what `curate validate` prints, and what other commands reuse for
  * their rejects).
  */
-import type { Issue, Rejected, Severity, Source, Warning } from "@curate/core";
+import { type Issue, isParquetFile, type Rejected, type Severity, type Source, type Warning } from "@curate/core";
 
 export interface Diagnostic {
   readonly file: string;
@@ -26,6 +26,7 @@ export interface Diagnostic {
 /** Where a record is, as diagnostics show it: the record number and column only where a line can hold several. */
 function place(source: Source): Pick<Diagnostic, "file" | "line" | "column" | "record"> {
   const { file, line, column, record } = source;
+  if (record !== undefined && isParquetFile(file)) return { file, line, record };
   if (column === undefined || record === undefined) return { file, line };
   return column > 1 ? { file, line, column, record } : { file, line, record };
 }
@@ -82,7 +83,11 @@ export function warningDiagnostic(warning: Warning): Diagnostic {
  * @example formatDiagnostic(d); // 'data/train.jsonl:17 error unrecognized_role messages[1].role expected one of system|developer|user|assistant|tool, found "wizard"'
  */
 export function formatDiagnostic(d: Diagnostic): string {
-  const where = `${d.file}:${d.line}${d.column === undefined ? "" : `:${d.column}`}${d.record === undefined ? "" : ` #${d.record}`}`;
+  // A Parquet file has rows, not lines (formatSource in core says the same).
+  const where =
+    d.record !== undefined && isParquetFile(d.file)
+      ? `${d.file} row ${d.record}`
+      : `${d.file}:${d.line}${d.column === undefined ? "" : `:${d.column}`}${d.record === undefined ? "" : ` #${d.record}`}`;
   // Messages are one line: a newline inside one would break `grep` and editors' problem matchers.
   const message = d.message.replace(/\r?\n/g, " ");
   return `${where} ${d.severity} ${d.code}${d.path ? ` ${d.path}` : ""} ${message}`;

@@ -31,6 +31,7 @@ import { duplicateLine, rejectLine } from "./jsonl.js";
 import { LOCK_FILE, lockFolder } from "./lock.js";
 import { type InputSummary, MANIFEST_VERSION, type Manifest, manifestSchema, type OutputFile } from "./manifest.js";
 import { OrderedJsonlWriter } from "./ordered.js";
+import { jsonlFileToParquet, type OutputFormat, ParquetFileWriter } from "./parquet.js";
 import { splitTokenStats, TokenColumn } from "./stats.js";
 
 const SPLIT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
@@ -56,6 +57,11 @@ export interface DatasetWriterOptions {
   readonly defaultSplit?: string;
   /** gzip the split files (`train.jsonl.gz`); rejects and duplicates stay plain text for reading. */
   readonly compress?: boolean;
+  /**
+   * `parquet`: splits, rejects and duplicates as `.parquet` files (see `ParquetFileWriter`; call
+   * `loadParquetWriter()` before `finish()`). Default `jsonl`.
+   */
+  readonly format?: OutputFormat;
   /** Write into a non-empty folder, replacing curate's files there (earlier outputs named in its manifest). */
   readonly force?: boolean;
   /** Converts a kept record on the way out (e.g. to chat format); the default writes `item.data` as it is. */
@@ -121,10 +127,13 @@ export interface LeakageLike {
   >;
 }
 
+/** A split file's writer: JSONL (`AtomicFileWriter`) or Parquet (`ParquetFileWriter`), the same interface. */
+type RecordFileWriter = Pick<AtomicFileWriter, "write" | "close" | "abort" | "bytesWritten" | "sha256">;
+
 interface SplitFile {
   readonly name: string;
   readonly file: string;
-  readonly writer: AtomicFileWriter;
+  readonly writer: RecordFileWriter;
   records: number;
   readonly tokens: { total: TokenColumn; trainable: TokenColumn; missing: number };
 }
@@ -171,6 +180,11 @@ export class DatasetWriter {
     this.dir = resolve(options.dir);
     const defaultSplit = options.defaultSplit ?? "train";
     for (const name of [...(options.splits ?? []), defaultSplit]) checkSplitName(name);
+    if (options.format === "parquet" && options.compress) {
+      throw new UsageError(
+        "--compress gzips JSONL files; Parquet files are compressed inside (snappy): drop one of --compress and --output-format parquet",
+      );
+    }
     checkOutputPlace(this.dir, options.splits ?? [], options.inputs ?? []);
     // Locked before the emptiness check, so that two runs cannot both pass it (lock.ts).
     this.unlock = lockFolder(this.dir);
@@ -205,11 +219,14 @@ export class DatasetWriter {
     let file = this.files.get(name);
     if (!file) {
       checkSplitName(name);
-      const fileName = `${name}.jsonl${this.options.compress ? ".gz" : ""}`;
+      const parquet = this.options.format === "parquet";
+      const fileName = parquet ? `${name}.parquet` : `${name}.jsonl${this.options.compress ? ".gz" : ""}`;
       file = {
         name,
         file: fileName,
-        writer: new AtomicFileWriter(join(this.temp, fileName), { gzip: this.options.compress ?? false }),
+        writer: parquet
+          ? new ParquetFileWriter(join(this.temp, fileName), { shown: join(this.options.dir, fileName) })
+          : new AtomicFileWriter(join(this.temp, fileName), { gzip: this.options.compress ?? false }),
         records: 0,
         tokens: { total: new TokenColumn(), trainable: new TokenColumn(), missing: 0 },
       };
@@ -297,8 +314,11 @@ export class DatasetWriter {
         f.writer.close();
         outputs.push(output(f.file, "split", f.records, f.writer, this.options.compress ?? false, f.name));
       }
-      outputs.push(output("rejects.jsonl", "rejects", this.rejected, this.rejects.close(), false));
-      outputs.push(output("duplicates.jsonl", "duplicates", this.duplicated, this.duplicates.close(), false));
+      const [rejectsFile, duplicatesFile] = this.sideFiles();
+      outputs.push(output(rejectsFile, "rejects", this.rejected, this.closeSide(this.rejects, rejectsFile), false));
+      outputs.push(
+        output(duplicatesFile, "duplicates", this.duplicated, this.closeSide(this.duplicates, duplicatesFile), false),
+      );
 
       const tokenStats = splitTokenStats(
         Object.fromEntries([...this.files.values()].map((f) => [f.name, f.tokens] as const)),
@@ -336,8 +356,8 @@ export class DatasetWriter {
             { file: f.file, records: f.records, ...(tokenStats[f.name] ? { tokens: tokenStats[f.name] } : {}) },
           ]),
         ),
-        rejects: { file: "rejects.jsonl", total: this.rejected, byCode: rejectedByCode },
-        duplicates: { file: "duplicates.jsonl", total: this.duplicated, byMethod: duplicatesByMethod, clusterSizes },
+        rejects: { file: rejectsFile, total: this.rejected, byCode: rejectedByCode },
+        duplicates: { file: duplicatesFile, total: this.duplicated, byMethod: duplicatesByMethod, clusterSizes },
         warnings: { total: this.warned, byCode: { ...this.warningsByCode } },
         // Checked against the schema just below, like the rest of the manifest.
         ...(leakage ? { leakage: leakage as Manifest["leakage"] } : {}),
@@ -373,6 +393,20 @@ export class DatasetWriter {
     }
   }
 
+  /** The names of the rejects and duplicates files in the output format. */
+  private sideFiles(): [string, string] {
+    const ext = this.options.format === "parquet" ? "parquet" : "jsonl";
+    return [`rejects.${ext}`, `duplicates.${ext}`];
+  }
+
+  /** Closes the rejects or duplicates file (in input order), converted to Parquet when that is the format. */
+  private closeSide(writer: OrderedJsonlWriter, file: string): Pick<RecordFileWriter, "bytesWritten" | "sha256"> {
+    const jsonl = writer.close();
+    if (this.options.format !== "parquet") return jsonl;
+    const written = jsonlFileToParquet(jsonl.path, join(this.temp, file), join(this.options.dir, file));
+    return { bytesWritten: written.bytes, sha256: written.sha256 };
+  }
+
   /**
    * Switches `dir` to the finished files in one atomic step (generation.ts): a reader sees the old dataset or this
    * one, never a mix. Files of an earlier run that this run did not write (its manifest names them) go after.
@@ -400,7 +434,7 @@ function output(
   path: string,
   role: OutputFile["role"],
   records: number,
-  writer: AtomicFileWriter,
+  writer: Pick<RecordFileWriter, "bytesWritten" | "sha256">,
   gzip: boolean,
   split?: string,
 ): OutputFile {

@@ -6,5 +6,6 @@ export * from "./jsonl.js";
 export * from "./lock.js";
 export * from "./manifest.js";
 export * from "./ordered.js";
+export * from "./parquet.js";
 export * from "./stats.js";
 export * from "./summary.js";

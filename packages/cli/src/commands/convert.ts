@@ -103,6 +103,7 @@ export function registerConvert(program: Command): void {
     let result: Awaited<ReturnType<typeof runCommand>>;
     try {
       result = await runCommand({
+        outputFormat: options.outputFormat,
         inputs,
         stages: [
           validate({ format: from, rules: shapeOnly(shapeCodes, rules) }),

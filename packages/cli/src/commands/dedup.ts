@@ -178,12 +178,14 @@ export function registerDedup(program: Command): void {
     const built = await buildStages(options);
     const { duplicateLine } = await import("@curate/write");
     // Flagged duplicates stay in the output; they are listed in --duplicates too, marked as flagged.
-    const flaggedSink = options.dedupMode === "flag" ? await openSink(options.duplicates) : undefined;
+    const flaggedSink =
+      options.dedupMode === "flag" ? await openSink(options.duplicates, options.outputFormat, ["record"]) : undefined;
     const contaminated: Warning[] = [];
     const rejectedContaminated: string[] = [];
     let result: CommandRunResult;
     try {
       result = await runCommand({
+        outputFormat: options.outputFormat,
         inputs,
         stages: built.stages,
         out: options.out ?? "-",

@@ -14,6 +14,7 @@ Examples:
   $ curate run data/ --against evals/*.jsonl --tokenizer llama3 --test-size 500 --out out/ --compress
   $ curate run --config curate.config.yaml                    everything from a file (flags override it)
   $ curate run data.jsonl --no-validate --dedup none --no-split --to chat --out out/
+  $ curate run hf-dataset/data/ --output-format parquet --out out/   Parquet shards in, Parquet splits out
 
 Stages, in order: read → validate → decontaminate (--against) → dedup (exact, then near) →
 tokens (--tokenizer/--model) → split → write. Each can be switched off. The output folder gets one
@@ -198,6 +199,7 @@ export async function runConfigured(
       dir: config.out!,
       splits: splitStage ? splitStage.splits : ["train"],
       compress: config.compress ?? false,
+      ...(config.outputFormat !== undefined ? { format: config.outputFormat } : {}),
       force: config.force ?? false,
       inputs,
       source:

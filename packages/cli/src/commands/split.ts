@@ -12,9 +12,10 @@ Examples:
   $ curate split data.jsonl --test-size 500 --validation-size 500 --out out/   exact held-out sizes
   $ curate split data.jsonl --stratify-by category --group-by conversation_id --out out/
   $ cat raw.jsonl | curate validate --out - | curate dedup --near | curate split --out out/ --compress
+  $ curate split data/train-*.parquet --output-format parquet --out out/   train.parquet, test.parquet, ...
 
-Writes DIR/train.jsonl, validation.jsonl, test.jsonl (.jsonl.gz with --compress), rejects.jsonl,
-duplicates.jsonl and manifest.json. A record's split depends only on (seed, key): adding records never
+Writes DIR/train.jsonl, validation.jsonl, test.jsonl (.jsonl.gz with --compress, .parquet with
+--output-format parquet), rejects.jsonl, duplicates.jsonl and manifest.json. A record's split depends only on (seed, key): adding records never
 moves an existing one (ratio mode), and identical input, options and seed give byte-identical files.
 Input order decides only the order of lines within each file, never which split a record lands in.
 With --stratify-by, every stratum is split within one record of the ratios; records near a cut may move
@@ -35,6 +36,7 @@ interface SplitCommandOptions {
   leakageNgram: number;
   to?: string;
   compress?: boolean;
+  outputFormat?: "jsonl" | "parquet";
   force?: boolean;
   json?: boolean;
   quiet?: boolean;
@@ -68,6 +70,7 @@ export function registerSplit(program: Command): void {
     .addOption(optionFrom(optionSpec("leakageNgram"), "apply"))
     .addOption(optionFrom(optionSpec("to")))
     .addOption(optionFrom(optionSpec("compress")))
+    .addOption(optionFrom(optionSpec("outputFormat")))
     .addOption(optionFrom(optionSpec("force")))
     .option("--json", "print a machine-readable summary (JSON) on stdout")
     .option("-q, --quiet", "no progress or summary on stderr")
@@ -103,6 +106,7 @@ async function runSplit(inputs: string[], options: SplitCommandOptions, ratiosGi
       maxDepth: options.maxDepth,
       ...(options.to !== undefined ? { to: options.to } : {}),
       compress: options.compress ?? false,
+      ...(options.outputFormat !== undefined ? { outputFormat: options.outputFormat } : {}),
       force: options.force ?? false,
       validate: false,
       dedup: false,

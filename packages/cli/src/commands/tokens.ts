@@ -155,6 +155,7 @@ async function runTokens(inputs: string[], options: TokensCommandOptions): Promi
   let result: CommandRunResult;
   try {
     result = await runCommand({
+      outputFormat: options.outputFormat,
       inputs,
       stages: [stage],
       out: options.out ?? "-",

@@ -250,6 +250,7 @@ export function registerValidate(program: Command): void {
     let result: Awaited<ReturnType<typeof runCommand>>;
     try {
       result = await runCommand({
+        outputFormat: options.outputFormat,
         inputs,
         stages: [stage],
         out: options.out,
