@@ -6,6 +6,7 @@ import { registerRun } from "./commands/run.js";
 import { registerSplit } from "./commands/split.js";
 import { registerTokens } from "./commands/tokens.js";
 import { registerValidate } from "./commands/validate.js";
+import { registerWorker } from "./commands/worker.js";
 import { prepareHelp } from "./common.js";
 import { reportError, version } from "./process.js";
 
@@ -36,6 +37,7 @@ export function createProgram(): Command {
     registerTokens,
     registerSplit,
     registerReport,
+    registerWorker,
   ]) {
     register(program);
   }

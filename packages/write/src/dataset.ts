@@ -21,7 +21,7 @@ import {
 import { AtomicFileWriter } from "./atomic.js";
 import { checkOutputPlace } from "./guards.js";
 import { duplicateLine, rejectLine } from "./jsonl.js";
-import { LOCK_FILE, lockFolder } from "./lock.js";
+import { LOCK_FILE, lockFolder, SHARD_RESULTS_DIR } from "./lock.js";
 import { type InputSummary, MANIFEST_VERSION, type Manifest, manifestSchema, type OutputFile } from "./manifest.js";
 import { OrderedJsonlWriter } from "./ordered.js";
 import { splitTokenStats, TokenColumn } from "./stats.js";
@@ -443,7 +443,7 @@ function prepareDir(dir: string, force: boolean): void {
   }
   const content: string[] = [];
   for (const entry of entries) {
-    if (entry === LOCK_FILE) continue;
+    if (entry === LOCK_FILE || entry === SHARD_RESULTS_DIR) continue;
     const match = /^\.curate-tmp-(\d+)-\d+$/.exec(entry);
     if (!match) content.push(entry);
     else if (!isAlive(Number(match[1]))) rmSync(join(dir, entry), { recursive: true, force: true });

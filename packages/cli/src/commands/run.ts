@@ -14,6 +14,8 @@ Examples:
   $ curate run data/ --against evals/*.jsonl --tokenizer llama3 --test-size 500 --out out/ --compress
   $ curate run --config curate.config.yaml                    everything from a file (flags override it)
   $ curate run data.jsonl --no-validate --dedup none --no-split --to chat --out out/
+  $ curate run /shared/data/ --queue redis://10.0.0.5:6379 --out /shared/out/   shards run by 'curate worker's
+  $ curate run /shared/data/ --queue redis://10.0.0.5:6379 --out /shared/out/ --status
 
 Stages, in order: read → validate → decontaminate (--against) → dedup (exact, then near) →
 tokens (--tokenizer/--model) → split → write. Each can be switched off. The output folder gets one
@@ -76,6 +78,10 @@ export function registerRun(program: Command): void {
       const { loadRunConfig, parseRunConfig } = await import("@curate/pipeline/config");
       const fromFile = options.config ? await loadRunConfig(options.config) : {};
       const config = parseRunConfig(mergeFlags(fromFile, inputs, options, command), "command line");
+      if (options.status) {
+        await printQueueStatus(config, options.json ?? false);
+        return;
+      }
       await runConfigured(config, { json: options.json ?? false, quiet: options.quiet ?? false });
     });
 }
@@ -188,6 +194,18 @@ export async function runConfigured(
     resolved.reduce((sum, input) => sum + (input.bytes ?? 0), 0),
     output.quiet || output.json,
   );
+  if (config.queue && workers > 1)
+    usage("give --queue or --workers, not both: with --queue, `curate worker` processes run the shards");
+  const readOptions = {
+    ...(config.maxLineBytes !== undefined ? { maxLineBytes: config.maxLineBytes } : {}),
+    ...(config.shardBytes !== undefined ? { shardBytes: config.shardBytes } : {}),
+    config,
+    onBytes: progress.bytes,
+  };
+  // The queue (BullMQ, ioredis) loads only for a distributed run.
+  const queued = config.queue
+    ? (await import("@curate/queue")).queueSource(inputs, { ...readOptions, url: config.queue, out: config.out! })
+    : undefined;
   let manifest: Manifest;
   const mix = new (await import("../format-mix.js")).FormatMix();
   try {
@@ -197,15 +215,10 @@ export async function runConfigured(
       compress: config.compress ?? false,
       force: config.force ?? false,
       inputs,
-      source:
-        workers > 1
-          ? workersSource(inputs, {
-              ...(config.maxLineBytes !== undefined ? { maxLineBytes: config.maxLineBytes } : {}),
-              ...(config.shardBytes !== undefined ? { shardBytes: config.shardBytes } : {}),
-              workers,
-              config,
-              onBytes: progress.bytes,
-            })
+      source: queued
+        ? queued.source
+        : workers > 1
+          ? workersSource(inputs, { ...readOptions, workers })
           : readInputs(inputs, {
               ...(config.maxLineBytes !== undefined ? { maxLineBytes: config.maxLineBytes } : {}),
               onBytes: progress.bytes,
@@ -221,8 +234,10 @@ export async function runConfigured(
       toolVersion: version,
       onRecords: progress.records,
     });
+    await queued?.finish();
   } finally {
     progress.done();
+    await queued?.close();
   }
   const mixed = mix.warning();
   if (output.json)
@@ -235,4 +250,34 @@ export async function runConfigured(
   }
   if (manifest.conservation.rejected > 0) process.exitCode = 1;
   return manifest;
+}
+
+/** `curate run ... --queue URL --status`: where the run with these inputs and options stands. */
+async function printQueueStatus(config: RunConfig, json: boolean): Promise<void> {
+  if (!config.queue)
+    usage("--status shows a distributed run: add --queue redis://HOST:PORT (and the run's inputs and options)");
+  const inputs = config.inputs ?? [];
+  if (inputs.length === 0 || inputs.includes("-"))
+    usage("--status needs the run's input files (stdin is never queued)");
+  const { runStatus } = await import("@curate/queue");
+  const status = await runStatus(inputs, {
+    url: config.queue,
+    ...(config.out ? { out: config.out } : {}),
+    ...(config.maxLineBytes !== undefined ? { maxLineBytes: config.maxLineBytes } : {}),
+    ...(config.shardBytes !== undefined ? { shardBytes: config.shardBytes } : {}),
+    config,
+  });
+  if (json) {
+    printJson(status);
+    return;
+  }
+  const rows = table([
+    ["shards", status.shards],
+    ["done", status.done],
+    ["running", status.running],
+    ["waiting", status.waiting],
+    ["failed", status.failed],
+  ]);
+  process.stdout.write(`run ${status.run.slice(0, 12)} on ${config.queue}\n${rows}\n`);
+  for (const f of status.failures) process.stdout.write(`failed: shard ${f.shard} (${f.path}): ${f.reason}\n`);
 }
