@@ -121,7 +121,7 @@ export function queueSource(patterns: readonly string[], options: QueueSourceOpt
       ...(options.shardBytes !== undefined ? { targetBytes: options.shardBytes } : {}),
     });
     const base = { maxLineBytes, cwd, ...(options.config ? { config: options.config } : {}) };
-    const key = runKey(shards, base);
+    const key = runKey(shards, base, options.out);
     const store = fileShardStore(join(resolve(cwd, options.out), SHARD_RESULTS_DIR, key));
     const jobIds = shards.map((shard) => jobId(key, shard.id));
     const shardOf = new Map(jobIds.map((id, shard) => [id, shard]));
@@ -323,10 +323,8 @@ export interface RunStatus {
   readonly failures: readonly { shard: number; path: string; reason: string }[];
 }
 
-export interface RunStatusOptions extends Omit<QueueSourceOptions, "out"> {
-  /** The run's output folder: shards whose result is stored there count as done. */
-  readonly out?: string;
-}
+/** The run's options, as given to `queueSource`: the same inputs, options and --out name the same run. */
+export type RunStatusOptions = QueueSourceOptions;
 
 /**
  * The state of the run that `curate run` with the same inputs and options would coordinate: shards done (result
@@ -345,13 +343,17 @@ export async function runStatus(patterns: readonly string[], options: RunStatusO
         cwd,
         ...(options.shardBytes !== undefined ? { targetBytes: options.shardBytes } : {}),
       });
-      const key = runKey(shards, { maxLineBytes, cwd, ...(options.config ? { config: options.config } : {}) });
-      const store = options.out ? fileShardStore(join(resolve(cwd, options.out), SHARD_RESULTS_DIR, key)) : undefined;
+      const key = runKey(
+        shards,
+        { maxLineBytes, cwd, ...(options.config ? { config: options.config } : {}) },
+        options.out,
+      );
+      const store = fileShardStore(join(resolve(cwd, options.out), SHARD_RESULTS_DIR, key));
       const counts = { done: 0, running: 0, waiting: 0, failed: 0 };
       const failures: { shard: number; path: string; reason: string }[] = [];
       const active: number[] = [];
       for (const shard of shards) {
-        if (await store?.has(shard.id)) {
+        if (await store.has(shard.id)) {
           counts.done++;
           continue;
         }

@@ -17,13 +17,13 @@ export function shardConfig(config: RunConfig | undefined): Record<string, unkno
 }
 
 /**
- * A run's identity: a SHA-256 of the shard plan, the configuration that decides shard results, and each input's size
+ * A run's identity: a SHA-256 of the output folder, the shard plan, the configuration that decides shard results, and each input's size
  * and modification time (what `make` trusts: hashing every byte of tens of GB before a resume would cost a read of
  * the whole input). The same command on the same inputs gives the same key, so its job ids and stored results are
  * found again; a changed option or input gives a new key and a fresh run.
- * @example const key = runKey(shards, { maxLineBytes: 1 << 24, cwd: process.cwd(), config });
+ * @example const key = runKey(shards, { maxLineBytes: 1 << 24, cwd: process.cwd(), config }, "out");
  */
-export function runKey(shards: readonly ShardSpec[], task: Omit<ShardTask, "shard">): string {
+export function runKey(shards: readonly ShardSpec[], task: Omit<ShardTask, "shard">, out: string): string {
   const files = new Map<string, [number, number]>();
   for (const shard of shards) {
     if (files.has(shard.path)) continue;
@@ -33,6 +33,8 @@ export function runKey(shards: readonly ShardSpec[], task: Omit<ShardTask, "shar
   const identity = {
     version: 1,
     cwd: task.cwd,
+    // Two runs of the same inputs into two folders are two runs: each stores its results under its own --out.
+    out: resolve(task.cwd, out),
     maxLineBytes: task.maxLineBytes,
     config: shardConfig(task.config),
     shards: shards.map((s) => [s.path, s.start, s.end ?? null, s.whole]),

@@ -262,7 +262,7 @@ async function printQueueStatus(config: RunConfig, json: boolean): Promise<void>
   const { runStatus } = await import("@curate/queue");
   const status = await runStatus(inputs, {
     url: config.queue,
-    ...(config.out ? { out: config.out } : {}),
+    out: config.out!,
     ...(config.maxLineBytes !== undefined ? { maxLineBytes: config.maxLineBytes } : {}),
     ...(config.shardBytes !== undefined ? { shardBytes: config.shardBytes } : {}),
     config,
