@@ -19,7 +19,7 @@ import {
 } from "@curate/pipeline";
 import { DEFAULT_MAX_LINE_BYTES, planShards, type ReadSource, type ShardResult, type ShardSpec } from "@curate/read";
 import { SHARD_RESULTS_DIR } from "@curate/write";
-import { Queue, QueueEvents, Worker } from "bullmq";
+import type { Queue, QueueEvents } from "bullmq";
 import { runKey } from "./key.js";
 import { type Connection, connect } from "./redis.js";
 import { fileShardStore, type ShardStore } from "./store.js";
@@ -126,6 +126,7 @@ export function queueSource(patterns: readonly string[], options: QueueSourceOpt
     const jobIds = shards.map((shard) => jobId(key, shard.id));
     const shardOf = new Map(jobIds.map((id, shard) => [id, shard]));
     const done = shards.map(() => deferred());
+    const { Queue, QueueEvents } = await import("./deps.js");
     const queue = new Queue<ShardJobData>(name, { connection: connection.client });
     const events = new QueueEvents(name, { connection: connection.client });
     events.on("error", () => {}); // a lost connection is reported through `connection.lost`
@@ -272,6 +273,7 @@ export async function startWorker(options: WorkerOptions): Promise<QueueWorker> 
   const stallMs = options.stallMs ?? DEFAULT_STALL_MS;
   const connection = await connect(options.url);
   const pool = await startShardPool(concurrency);
+  const { Worker } = await import("./deps.js");
   const worker = new Worker<ShardJobData>(
     options.queueName ?? DEFAULT_QUEUE_NAME,
     async (job) => {
@@ -335,6 +337,7 @@ export async function runStatus(patterns: readonly string[], options: RunStatusO
   const cwd = options.cwd ?? process.cwd();
   const maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
   const connection = await connect(options.url);
+  const { Queue } = await import("./deps.js");
   const queue = new Queue<ShardJobData>(options.queueName ?? DEFAULT_QUEUE_NAME, { connection: connection.client });
   queue.on("error", () => {});
   try {
@@ -363,8 +366,7 @@ export async function runStatus(patterns: readonly string[], options: RunStatusO
         else if (state === "active") {
           counts.running++;
           active.push(shard.id);
-        }
-        else if (state === "failed") {
+        } else if (state === "failed") {
           counts.failed++;
           failures.push({ shard: shard.id, path: shard.path, reason: (await queue.getJob(id))?.failedReason ?? "" });
         } else counts.waiting++; // waiting, delayed, prioritized, or not enqueued yet

@@ -1,5 +1,5 @@
 import { CurateError, UsageError } from "@curate/core";
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 
 /** Reconnection tries before a lost Redis is an error: ~3 s, so a run fails in seconds instead of hanging. */
 const RECONNECTS = 6;
@@ -23,6 +23,7 @@ export async function connect(url: string): Promise<Connection> {
   if (!/^rediss?:\/\/[^/\s]+/.test(url)) {
     throw new UsageError(`--queue takes a Redis URL such as redis://127.0.0.1:6379, found "${url}"`);
   }
+  const { Redis } = await import("./deps.js");
   const client = new Redis(url, {
     lazyConnect: true,
     // BullMQ's workers and event readers block on Redis: they need this, and `retryStrategy` bounds the wait instead.
