@@ -63,8 +63,12 @@ export function registerWorker(program: Command): void {
         ...(options.quiet
           ? {}
           : {
-              onShard: ({ run, shard, path, records, ms }) =>
-                note(`run ${run.slice(0, 12)} shard ${shard} (${path}): ${records} records in ${Math.round(ms)} ms`),
+              onShard: ({ run, shard, path, records, ms }) => {
+                const rss = Math.round(process.resourceUsage().maxRSS / 1024);
+                note(
+                  `run ${run.slice(0, 12)} shard ${shard} (${path}): ${records} records in ${Math.round(ms)} ms (peak RSS ${rss} MiB)`,
+                );
+              },
             }),
       });
       if (!options.quiet) note(`curate worker: waiting for shards on ${options.queue} (Ctrl-C to stop)`);
