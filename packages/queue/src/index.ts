@@ -319,6 +319,8 @@ export interface RunStatus {
   readonly running: number;
   readonly waiting: number;
   readonly failed: number;
+  /** Shards with no job: the run was not started, or it finished and its jobs were removed. */
+  readonly notQueued: number;
   /** The shards running now. */
   readonly active: readonly number[];
   /** Failed shards and why. */
@@ -352,7 +354,7 @@ export async function runStatus(patterns: readonly string[], options: RunStatusO
         options.out,
       );
       const store = fileShardStore(join(resolve(cwd, options.out), SHARD_RESULTS_DIR, key));
-      const counts = { done: 0, running: 0, waiting: 0, failed: 0 };
+      const counts = { done: 0, running: 0, waiting: 0, failed: 0, notQueued: 0 };
       const failures: { shard: number; path: string; reason: string }[] = [];
       const active: number[] = [];
       for (const shard of shards) {
@@ -369,7 +371,8 @@ export async function runStatus(patterns: readonly string[], options: RunStatusO
         } else if (state === "failed") {
           counts.failed++;
           failures.push({ shard: shard.id, path: shard.path, reason: (await queue.getJob(id))?.failedReason ?? "" });
-        } else counts.waiting++; // waiting, delayed, prioritized, or not enqueued yet
+        } else if (state === "unknown") counts.notQueued++;
+        else counts.waiting++; // waiting, delayed, prioritized
       }
       return { run: key, shards: shards.length, ...counts, active, failures };
     };

@@ -194,6 +194,11 @@ export async function runConfigured(
     resolved.reduce((sum, input) => sum + (input.bytes ?? 0), 0),
     output.quiet || output.json,
   );
+  if (config.queue && (inputs.length === 0 || inputs.includes("-"))) {
+    usage(
+      "--queue needs input files that the workers can read (stdin cannot be shared): give paths on a shared folder",
+    );
+  }
   if (config.queue && workers > 1)
     usage("give --queue or --workers, not both: with --queue, `curate worker` processes run the shards");
   const readOptions = {
@@ -277,6 +282,7 @@ async function printQueueStatus(config: RunConfig, json: boolean): Promise<void>
     ["running", status.running],
     ["waiting", status.waiting],
     ["failed", status.failed],
+    ["not queued", status.notQueued],
   ]);
   process.stdout.write(`run ${status.run.slice(0, 12)} on ${config.queue}\n${rows}\n`);
   for (const f of status.failures) process.stdout.write(`failed: shard ${f.shard} (${f.path}): ${f.reason}\n`);
