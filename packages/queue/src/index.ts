@@ -94,7 +94,7 @@ export function jobId(key: string, shard: number): string {
  * The coordinator: a record source whose shards run on `curate worker` processes through a BullMQ queue. Every
  * shard of the plan is enqueued at once (`addBulk`) on first read, with job ids from the run's key, so a coordinator
  * started again with the same arguments finds its finished shards (their results are on disk) and waits only for
- * the rest. Lookahead bounds how many results are held in memory, not how many shards run.
+ * the rest. Lookahead (default 1) bounds how many results are held in memory, not how many shards run.
  * @example const run = queueSource(["data/"], { url: "redis://127.0.0.1:6379", out: "out", config });
  * try { await runDataset({ dir: "out", source: run.source, stages }); await run.finish(); } finally { await run.close(); }
  */
@@ -210,7 +210,10 @@ export function queueSource(patterns: readonly string[], options: QueueSourceOpt
     });
     return (await session).result(task.shard);
   };
-  const source = shardedSource(patterns, runner, { ...options, cwd, maxLineBytes });
+  // Lookahead 1: every shard is enqueued at once anyway, so the workers never wait on it; it only bounds how many
+  // decoded shard results the coordinator holds (the one being stitched and the next), and a decoded 64 MiB shard is
+  // a few hundred MiB of objects (bench/RESULTS.md).
+  const source = shardedSource(patterns, runner, { lookahead: 1, ...options, cwd, maxLineBytes });
 
   return {
     source,
