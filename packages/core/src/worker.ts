@@ -103,7 +103,7 @@ export class WorkerPool<Req extends object, Res = unknown> {
   private constructor(
     private readonly workers: import("node:worker_threads").Worker[],
     private readonly name: string,
-    private readonly options: WorkerPoolOptions,
+    options: WorkerPoolOptions,
   ) {
     this.depth = Math.max(1, options.depth ?? 1);
     const decode =
