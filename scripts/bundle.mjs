@@ -9,6 +9,8 @@
 // Layout, chosen so the URLs the source computes from import.meta.url land on bundled files:
 //   bin/curate.js, bin/curate-validate.js      the commands
 //   bin/worker.js, bin/leak-worker.js, bin/shard-worker.js  worker threads (workerEntry: "./<name>.js" beside the caller)
+//   bin/queue-deps.js                          BullMQ and ioredis, imported by `curate run --queue` and `curate worker`
+//                                              only (a file of its own, so that no other command parses them)
 //   src/sketch-worker.mjs                      near-dedup worker (dedup: new URL("../src/sketch-worker.mjs"))
 //   package.json                               "type": "module" and the version (the CLI reads "../package.json")
 // Tokenizer libraries stay external: they are optional for the commands that do not count tokens.
@@ -56,13 +58,27 @@ export async function bundle(out) {
     entryPoints: { "curate-validate": "packages/cli/src/hook.ts" },
     outdir: join(dir, "bin"),
   });
+
+  // @curate/queue's `import("./deps.js")` stays a dynamic import of the file beside the bundled command.
+  const queueDeps = {
+    name: "queue-deps",
+    setup(build) {
+      build.onResolve({ filter: /^\.\/deps\.js$/ }, (args) =>
+        args.importer.includes(join("packages", "queue", "src"))
+          ? { path: "./queue-deps.js", external: true }
+          : undefined,
+      );
+    },
+  };
   await build({
     ...common,
+    plugins: [queueDeps],
     entryPoints: {
       curate: "packages/cli/src/bin.ts",
       worker: "packages/tokenizer-worker/src/worker.ts",
       "leak-worker": "packages/split/src/leak-worker.ts",
       "shard-worker": "packages/pipeline/src/shard-worker.ts",
+      "queue-deps": "packages/queue/src/deps.ts",
     },
     outdir: join(dir, "bin"),
   });
@@ -89,6 +105,7 @@ export async function bundle(out) {
     "bin/worker.js",
     "bin/leak-worker.js",
     "bin/shard-worker.js",
+    "bin/queue-deps.js",
     "src/sketch-worker.mjs",
   ];
 }

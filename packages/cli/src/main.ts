@@ -9,6 +9,7 @@ import { registerSplit } from "./commands/split.js";
 import { registerTokenizer } from "./commands/token-service.js";
 import { registerTokens } from "./commands/tokens.js";
 import { registerValidate } from "./commands/validate.js";
+import { registerWorker } from "./commands/worker.js";
 import { prepareHelp } from "./common.js";
 import { reportError, version } from "./process.js";
 
@@ -40,6 +41,7 @@ export function createProgram(): Command {
     registerTokenizer,
     registerSplit,
     registerReport,
+    registerWorker,
   ]) {
     register(program);
   }

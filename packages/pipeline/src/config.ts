@@ -104,6 +104,7 @@ export interface RunConfig {
   readonly threads?: number;
   readonly workers?: number;
   readonly shardBytes?: number;
+  readonly queue?: string;
   readonly maxLineBytes?: number;
   readonly maxDepth?: number;
   readonly validate?:

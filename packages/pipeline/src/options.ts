@@ -143,6 +143,21 @@ export const runOptions: readonly OptionSpec[] = [
     help: "bytes per shard of a big JSONL file or JSON array, for --workers",
   },
   {
+    name: "queue",
+    flag: "--queue <url>",
+    section: "top",
+    key: "queue",
+    value: { kind: "string" },
+    help: "run the shard phase on `curate worker` processes through Redis (redis://HOST:PORT); --out must be a folder they all see",
+  },
+  {
+    name: "status",
+    flag: "--status",
+    section: "top",
+    value: { kind: "boolean" },
+    help: "with --queue: show how far this run's shards are (done, running, waiting, failed) and exit",
+  },
+  {
     name: "maxLineBytes",
     flag: "--max-line-bytes <n>",
     section: "top",

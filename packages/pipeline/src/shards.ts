@@ -233,11 +233,11 @@ export function workersSource(patterns: readonly string[], options: WorkersSourc
     });
   }
   // Started by the first task (requests are made concurrently: one promise, one pool).
-  let pool: ReturnType<typeof startPool> | undefined;
+  let pool: ReturnType<typeof startShardPool> | undefined;
   const inner = shardedSource(
     patterns,
     async (task) => {
-      pool ??= startPool(workers);
+      pool ??= startShardPool(workers);
       return (await (await pool).run(task)).result;
     },
     { lookahead: 2 * workers, ...options },
@@ -257,7 +257,12 @@ export function workersSource(patterns: readonly string[], options: WorkersSourc
   return Object.assign(read, { batches, stats: inner.stats });
 }
 
-async function startPool(size: number) {
+/**
+ * `size` threads running shard tasks (the pool behind `workersSource`, and a queue worker's): one task per thread at
+ * a time, results as plain data.
+ * @example const pool = await startShardPool(2); const { result } = await pool.run(task); await pool.close();
+ */
+export async function startShardPool(size: number) {
   const { WorkerPool, workerEntry } = await import("@curate/core/worker");
   const entry = await workerEntry(import.meta.url, "shard-worker", [
     "fast-glob",

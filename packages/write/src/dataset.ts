@@ -28,7 +28,7 @@ import {
 } from "./generation.js";
 import { checkOutputPlace } from "./guards.js";
 import { duplicateLine, rejectLine } from "./jsonl.js";
-import { LOCK_FILE, lockFolder } from "./lock.js";
+import { LOCK_FILE, lockFolder, SHARD_RESULTS_DIR } from "./lock.js";
 import { type InputSummary, MANIFEST_VERSION, type Manifest, manifestSchema, type OutputFile } from "./manifest.js";
 import { OrderedJsonlWriter } from "./ordered.js";
 import { jsonlFileToParquet, type OutputFormat, ParquetFileWriter } from "./parquet.js";
@@ -485,7 +485,7 @@ function prepareDir(dir: string, force: boolean): void {
   const content: string[] = [];
   const current = currentGeneration(dir);
   for (const entry of entries) {
-    if (entry === LOCK_FILE || sweepGenerationEntry(dir, entry, current)) continue;
+    if (entry === LOCK_FILE || entry === SHARD_RESULTS_DIR || sweepGenerationEntry(dir, entry, current)) continue;
     const match = /^\.curate-tmp-(\d+)-\d+$/.exec(entry);
     if (!match) content.push(entry);
     else if (!isAlive(Number(match[1]))) rmSync(join(dir, entry), { recursive: true, force: true });

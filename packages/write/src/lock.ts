@@ -9,6 +9,13 @@ import { CurateError, isAlive } from "@curate/core";
 export const LOCK_FILE = ".curate-lock";
 
 /**
+ * The folder in an output folder where a distributed run (`curate run --queue`) keeps its shards' results until the
+ * run is written; not content of the dataset (a resumed run finds it there), removed when the run succeeds.
+ * @example join(out, SHARD_RESULTS_DIR, runKey);
+ */
+export const SHARD_RESULTS_DIR = ".curate-shards";
+
+/**
  * An I/O failure as users should see it: the path, the OS reason (`ENOSPC`, `EACCES`…), exit code 2, no stack.
  * @example throw ioError("write", "out/train.jsonl", error);
  */

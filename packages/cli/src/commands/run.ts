@@ -15,6 +15,8 @@ Examples:
   $ curate run --config curate.config.yaml                    everything from a file (flags override it)
   $ curate run data.jsonl --no-validate --dedup none --no-split --to chat --out out/
   $ curate run hf-dataset/data/ --output-format parquet --out out/   Parquet shards in, Parquet splits out
+  $ curate run /shared/data/ --queue redis://10.0.0.5:6379 --out /shared/out/   shards run by 'curate worker's
+  $ curate run /shared/data/ --queue redis://10.0.0.5:6379 --out /shared/out/ --status
 
 Stages, in order: read → validate → decontaminate (--against) → dedup (exact, then near) →
 tokens (--tokenizer/--model) → split → write. Each can be switched off. The output folder gets one
@@ -77,6 +79,10 @@ export function registerRun(program: Command): void {
       const { loadRunConfig, parseRunConfig } = await import("@curate/pipeline/config");
       const fromFile = options.config ? await loadRunConfig(options.config) : {};
       const config = parseRunConfig(mergeFlags(fromFile, inputs, options, command), "command line");
+      if (options.status) {
+        await printQueueStatus(config, options.json ?? false);
+        return;
+      }
       await runConfigured(config, { json: options.json ?? false, quiet: options.quiet ?? false });
     });
 }
@@ -183,15 +189,33 @@ export async function runConfigured(
     import("@curate/read"),
   ]);
   const { stages, splitStage } = await planStages(config, { notice: output.quiet ? () => {} : note });
-  // The shard phase's threads: reading and parsing; the stages' own pools (near dedup, tokens) use --threads.
-  // In-process by default: with only reading and parsing in the shard phase, shipping parsed records between
-  // threads cost more than it saved (bench/RESULTS.md, run:all-w1 against run:all-w2).
+  // The shard phase's threads (reading, validation verdicts, dedup hashes and sketches, token counts); the stages'
+  // own threads (--threads) serve the records that come without that work. In-process by default: on the shared
+  // 2-core machine the shard phase on 2 threads has not yet beaten it (bench/RESULTS.md, run:all-w1 and -w2).
   const workers = config.workers ?? 1;
   const resolved = await resolveInputs(inputs);
   const progress = createProgress(
     resolved.reduce((sum, input) => sum + (input.bytes ?? 0), 0),
     output.quiet || output.json,
   );
+  if (config.queue && (inputs.length === 0 || inputs.includes("-"))) {
+    usage(
+      "--queue needs input files that the workers can read (stdin cannot be shared): give paths on a shared folder",
+    );
+  }
+  if (config.queue && workers > 1)
+    usage("give --queue or --workers, not both: with --queue, `curate worker` processes run the shards");
+  const readOptions = {
+    ...(config.maxLineBytes !== undefined ? { maxLineBytes: config.maxLineBytes } : {}),
+    ...(config.maxDepth !== undefined ? { maxDepth: config.maxDepth } : {}),
+    ...(config.shardBytes !== undefined ? { shardBytes: config.shardBytes } : {}),
+    config,
+    onBytes: progress.bytes,
+  };
+  // The queue (BullMQ, ioredis) loads only for a distributed run.
+  const queued = config.queue
+    ? (await import("@curate/queue")).queueSource(inputs, { ...readOptions, url: config.queue, out: config.out! })
+    : undefined;
   let manifest: Manifest;
   const mix = new (await import("../format-mix.js")).FormatMix();
   try {
@@ -202,16 +226,10 @@ export async function runConfigured(
       ...(config.outputFormat !== undefined ? { format: config.outputFormat } : {}),
       force: config.force ?? false,
       inputs,
-      source:
-        workers > 1
-          ? (await import("@curate/pipeline/shards")).workersSource(inputs, {
-              ...(config.maxLineBytes !== undefined ? { maxLineBytes: config.maxLineBytes } : {}),
-              ...(config.maxDepth !== undefined ? { maxDepth: config.maxDepth } : {}),
-              ...(config.shardBytes !== undefined ? { shardBytes: config.shardBytes } : {}),
-              workers,
-              config,
-              onBytes: progress.bytes,
-            })
+      source: queued
+        ? queued.source
+        : workers > 1
+          ? (await import("@curate/pipeline/shards")).workersSource(inputs, { ...readOptions, workers })
           : readInputs(inputs, {
               ...(config.maxLineBytes !== undefined ? { maxLineBytes: config.maxLineBytes } : {}),
               ...(config.maxDepth !== undefined ? { maxDepth: config.maxDepth } : {}),
@@ -228,8 +246,10 @@ export async function runConfigured(
       toolVersion: version,
       onRecords: progress.records,
     });
+    await queued?.finish();
   } finally {
     progress.done();
+    await queued?.close();
   }
   const mixed = mix.warning();
   if (output.json)
@@ -249,4 +269,35 @@ function recorded(config: RunConfig): RunConfig {
   if (typeof config.tokens !== "object" || config.tokens.service === undefined) return config;
   const { service: _, ...tokens } = config.tokens;
   return { ...config, tokens };
+}
+
+/** `curate run ... --queue URL --status`: where the run with these inputs and options stands. */
+async function printQueueStatus(config: RunConfig, json: boolean): Promise<void> {
+  if (!config.queue)
+    usage("--status shows a distributed run: add --queue redis://HOST:PORT (and the run's inputs and options)");
+  const inputs = config.inputs ?? [];
+  if (inputs.length === 0 || inputs.includes("-"))
+    usage("--status needs the run's input files (stdin is never queued)");
+  const { runStatus } = await import("@curate/queue");
+  const status = await runStatus(inputs, {
+    url: config.queue,
+    out: config.out!,
+    ...(config.maxLineBytes !== undefined ? { maxLineBytes: config.maxLineBytes } : {}),
+    ...(config.shardBytes !== undefined ? { shardBytes: config.shardBytes } : {}),
+    config,
+  });
+  if (json) {
+    printJson(status);
+    return;
+  }
+  const rows = table([
+    ["shards", status.shards],
+    ["done", status.done],
+    ["running", status.running],
+    ["waiting", status.waiting],
+    ["failed", status.failed],
+    ["not queued", status.notQueued],
+  ]);
+  process.stdout.write(`run ${status.run.slice(0, 12)} on ${config.queue}\n${rows}\n`);
+  for (const f of status.failures) process.stdout.write(`failed: shard ${f.shard} (${f.path}): ${f.reason}\n`);
 }
