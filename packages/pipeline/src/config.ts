@@ -137,6 +137,7 @@ export interface RunConfig {
         readonly maxTokens?: number;
         readonly minTokens?: number;
         readonly onOverflow?: "drop" | "truncate" | "keep" | "fail";
+        readonly device?: "cpu" | "gpu" | "auto";
       };
   readonly split?:
     | false

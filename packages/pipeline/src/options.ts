@@ -304,6 +304,15 @@ export const runOptions: readonly OptionSpec[] = [
     default: "drop",
     help: "records over --max-tokens",
   },
+  {
+    name: "device",
+    flag: "--device <device>",
+    section: "tokens",
+    key: "device",
+    value: { kind: "choice", choices: ["cpu", "gpu", "auto"] },
+    default: "cpu",
+    help: "count tokens on the cpu, the gpu (WebGPU; o200k/cl100k), or auto (the GPU when an adapter is found)",
+  },
 
   {
     name: "split",

@@ -15,12 +15,18 @@ export interface Plan {
   readonly splitStage: SplitStage | undefined;
 }
 
+/** What the caller is told while the plan runs (the CLI logs it on stderr). */
+export interface PlanHooks {
+  /** Which device counts tokens, and why (`device: gpu, <adapter>`). */
+  readonly onDevice?: (note: string) => void;
+}
+
 /**
  * The stages a configuration asks for, in pipeline order: validate → decontaminate → exact → near dedup → tokens →
  * convert → split. Options are checked by each stage's factory before any data flows.
  * @example const { stages } = await planStages({ dedup: { near: true }, split: { ratios: "train=0.9,test=0.1" } });
  */
-export async function planStages(config: RunConfig): Promise<Plan> {
+export async function planStages(config: RunConfig, hooks: PlanHooks = {}): Promise<Plan> {
   const stages: Stage[] = [];
   if (config.validate !== false) {
     const { validate } = await import("@curate/validate");
@@ -72,6 +78,8 @@ export async function planStages(config: RunConfig): Promise<Plan> {
         ...(t.maxTokens !== undefined ? { maxTokens: t.maxTokens } : {}),
         ...(t.minTokens !== undefined ? { minTokens: t.minTokens } : {}),
         ...(t.onOverflow !== undefined ? { onOverflow: t.onOverflow } : {}),
+        ...(t.device !== undefined ? { device: t.device } : {}),
+        ...(hooks.onDevice !== undefined ? { onDevice: hooks.onDevice } : {}),
         ...(config.threads !== undefined ? { threads: config.threads } : {}),
       }),
     );

@@ -38,8 +38,11 @@ let held: Held | undefined;
 const STORAGE_BUFFERS = 7;
 
 function describe(info: GPUAdapterInfo, backend: string): string {
-  const parts = [info.description, info.device, info.vendor, info.architecture].filter((p) => p && p.length > 0);
-  return `${parts.length > 0 ? parts[0] : "unnamed adapter"} (${backend})`;
+  // Dawn's GL backend puts the renderer (`llvmpipe-llvm-15-0-6-256-bits-`) in `device` and the GL version in
+  // `description`; Vulkan puts the GPU's name in `description`.
+  const name = [info.device, info.description, info.vendor].find((p) => p !== undefined && p.trim() !== "");
+  const detail = [info.description, info.architecture].filter((p) => p && p !== name).join(", ");
+  return `${name ?? "unnamed adapter"} (${[detail, backend].filter(Boolean).join(", ")})`;
 }
 
 async function tryBackend(
@@ -101,7 +104,9 @@ export function openGpu(): Promise<GpuDevice> {
       });
       if (device.limits.maxStorageBuffersPerShaderStage < STORAGE_BUFFERS) {
         device.destroy();
-        reasons.push(`${describe(adapter.info, backend)} allows only ${limits.maxStorageBuffersPerShaderStage} storage buffers`);
+        reasons.push(
+          `${describe(adapter.info, backend)} allows only ${limits.maxStorageBuffersPerShaderStage} storage buffers`,
+        );
         continue;
       }
       const info = adapter.info;

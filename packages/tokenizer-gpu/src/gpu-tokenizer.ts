@@ -3,8 +3,8 @@ import {
   type ChatCount,
   type ChatInput,
   loadTiktokenData,
-  openAiChatCount,
   type OpenAiEncoding,
+  openAiChatCount,
   type Tokenizer,
   type TokenizerInfo,
 } from "@curate/tokenizer-worker";
@@ -181,7 +181,10 @@ export class GpuTokenizer implements Tokenizer {
    * tokenizer from the piece where it stopped: pre-tokenization restarts cleanly at a piece boundary, as the
    * tokenizers' regexes have no look-behind.
    */
-  private async dispatch(texts: readonly string[], withIds: boolean): Promise<{ counts: Uint32Array; ids?: Uint32Array[] }> {
+  private async dispatch(
+    texts: readonly string[],
+    withIds: boolean,
+  ): Promise<{ counts: Uint32Array; ids?: Uint32Array[] }> {
     const { pipeline, classes, vocab } = this.load();
     const { device } = this.gpu;
     const packed = pack(texts);

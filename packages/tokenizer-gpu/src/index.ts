@@ -47,10 +47,14 @@ export async function openDeviceTokenizer(
   } catch (error) {
     if (!(error instanceof NoGpuError)) throw error;
     if (device === "auto") return cpu(error.message);
-    throw new CurateError("CURATE_NO_GPU", `--device gpu: ${error.message}; use --device auto or cpu to count on the CPU`, {
-      exitCode: 2,
-      cause: error,
-    });
+    throw new CurateError(
+      "CURATE_NO_GPU",
+      `--device gpu: ${error.message}; use --device auto or cpu to count on the CPU`,
+      {
+        exitCode: 2,
+        cause: error,
+      },
+    );
   }
   const tokenizer = new GpuTokenizer(gpu, {
     encoding: spec.encoding,

@@ -56,7 +56,7 @@ export function buildClassTable(): ClassTable {
   const words = new Uint32Array(bytesBase + (blocks.length * BLOCK) / 4);
   words.set(stage1);
   const bytes = new Uint8Array(words.buffer, bytesBase * 4);
-  blocks.forEach((block, i) => bytes.set(block, i * BLOCK));
+  for (let i = 0; i < blocks.length; i++) bytes.set(blocks[i]!, i * BLOCK);
   return { words, bytesBase };
 }
 

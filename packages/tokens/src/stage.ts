@@ -38,6 +38,14 @@ export interface CountTokensOptions {
   readonly threads?: number;
   /** Records per batch sent to a worker (default 256). */
   readonly batchSize?: number;
+  /**
+   * Where to count: `cpu` (default: the worker pool), `gpu` (the WebGPU backend, `@curate/tokenizer-gpu`, loaded only
+   * then; a usage error without an adapter), or `auto` (the GPU when an adapter is found, else the CPU). Tokenizers
+   * the GPU kernel does not implement stay on the CPU. Ignored when `tokenizer` is a `Tokenizer`.
+   */
+  readonly device?: "cpu" | "gpu" | "auto";
+  /** Told which device counts and why (`device: gpu, <adapter>`), once the stage starts, for the CLI's log. */
+  readonly onDevice?: (note: string) => void;
 }
 
 /** What the stage adds to `meta.tokens` and, with `annotate`, to the record. */
@@ -84,6 +92,10 @@ export function countTokens(options: CountTokensOptions): CountTokensStage {
   checkCount("maxTokens", maxTokens);
   checkCount("minTokens", minTokens);
   checkCount("batchSize", options.batchSize);
+  const device = options.device ?? "cpu";
+  if (!["cpu", "gpu", "auto"].includes(device)) {
+    throw new UsageError(`countTokens(): \`device\` must be cpu, gpu or auto, found "${device}"`);
+  }
   if (!policies.includes(onOverflow)) {
     throw new UsageError(`countTokens(): \`onOverflow\` must be one of ${policies.join(", ")}, found "${onOverflow}"`);
   }
@@ -113,7 +125,12 @@ export function countTokens(options: CountTokensOptions): CountTokensStage {
 
   const stage = async function* countTokens(source: AsyncIterable<Envelope>, ctx: StageContext) {
     stats.reset();
-    const tokenizer = spec === undefined ? (tokenizerOption as Tokenizer) : openTokenizer(spec, poolOptions(options));
+    const tokenizer =
+      spec === undefined
+        ? (tokenizerOption as Tokenizer)
+        : device === "cpu"
+          ? openTokenizer(spec, poolOptions(options))
+          : await onDevice(spec, device, options);
     info = await tokenizer.info();
     const counter = new Counter(tokenizer, info);
     // Several batches in flight keep every worker busy; awaiting them in order keeps the output in input order. On 2
@@ -225,6 +242,14 @@ export function countTokens(options: CountTokensOptions): CountTokensStage {
 function settled<T>(promise: Promise<T>): Promise<T> {
   promise.catch(() => {});
   return promise;
+}
+
+/** Opens the tokenizer on the GPU or the CPU; the WebGPU package (and Dawn) load only here. */
+async function onDevice(spec: TokenizerSpec, device: "gpu" | "auto", options: CountTokensOptions): Promise<Tokenizer> {
+  const { openDeviceTokenizer } = await import("@curate/tokenizer-gpu");
+  const opened = await openDeviceTokenizer(spec, { device, ...poolOptions(options) });
+  options.onDevice?.(opened.note);
+  return opened.tokenizer;
 }
 
 function poolOptions(options: CountTokensOptions): { threads?: number } {

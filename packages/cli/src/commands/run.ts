@@ -178,7 +178,11 @@ export async function runConfigured(
     import("@curate/write"),
     import("@curate/read"),
   ]);
-  const { stages, splitStage } = await planStages(config);
+  const { stages, splitStage } = await planStages(config, {
+    onDevice: (line) => {
+      if (!output.quiet) note(line);
+    },
+  });
   // The shard phase's threads: reading and parsing; the stages' own pools (near dedup, tokens) use --threads.
   // In-process by default: with only reading and parsing in the shard phase, shipping parsed records between
   // threads cost more than it saved (bench/RESULTS.md, run:all-w1 against run:all-w2).

@@ -22,6 +22,7 @@ Examples:
   $ curate tokens data.jsonl --tokenizer ./models/qwen --max-tokens 2048 --on-overflow truncate > out.jsonl
   $ curate tokens data.jsonl --tokenizer o200k_base --min-tokens 8 --out kept.jsonl --json > stats.json
   $ cat raw.jsonl | curate tokens --model gpt-4.1-mini --price 5 --epochs 2 --out /dev/null
+  $ curate tokens big.jsonl --model gpt-4o --device auto --out /dev/null   on the GPU when there is one
 
 Tokenizers: OpenAI encodings (o200k_base, cl100k_base, p50k_base, r50k_base) or models (--model
 gpt-4o-mini, gpt-4.1, gpt-3.5-turbo, ...); llama3 and qwen3 offline by name; or a folder holding a Hugging
@@ -39,6 +40,9 @@ Records pass through to stdout (or --out); the statistics go to stderr as a tabl
 trainable text (alpaca output, completion, text, final assistant message; never preference records).
 --annotate FIELD adds the counts to each record under FIELD: useful for inspection, but an extra key can
 make trainers or the OpenAI API refuse the file.
+--device gpu counts o200k_base and cl100k_base (gpt-4o, gpt-4, ...) on a GPU through WebGPU (the npm package
+webgpu; without a GPU, Mesa's llvmpipe); other tokenizers stay on the CPU. auto: the GPU when an adapter is found.
+The device and adapter are logged on stderr. Counts and ids are the same on every device.
 Exit codes: 0 ok, 1 some records were rejected (unreadable, unknown shape, outside the limits), 2 usage error.`;
 
 interface TokensCommandOptions extends IoOptions {
@@ -52,6 +56,7 @@ interface TokensCommandOptions extends IoOptions {
   price?: number;
   epochs?: number;
   engine?: "fast" | "reference";
+  device: "cpu" | "gpu" | "auto";
 }
 
 function parsePrice(value: string): number {
@@ -85,6 +90,11 @@ export function registerTokens(program: Command): void {
     .option("--annotate <field>", "add { total, trainable, fields, exact } to each record under this key")
     .addOption(
       new Option("--threads <n>", "tokenizer threads (default: cores; 0 or 1 runs in-process)").argParser(parseInteger),
+    )
+    .addOption(
+      new Option("--device <device>", "count on the cpu, the gpu (WebGPU), or auto (the GPU when one is found)")
+        .choices(["cpu", "gpu", "auto"])
+        .default("cpu"),
     )
     .addOption(new Option("--price <usd>", "price per 1M training tokens for the cost estimate").argParser(parsePrice))
     .addOption(
@@ -137,6 +147,10 @@ async function runTokens(inputs: string[], options: TokensCommandOptions): Promi
     ...(options.minTokens === undefined ? {} : { minTokens: options.minTokens }),
     ...(options.annotate === undefined ? {} : { annotate: options.annotate }),
     ...(options.threads === undefined ? {} : { threads: options.threads }),
+    device: options.device,
+    onDevice: (line) => {
+      if (!options.quiet) note(line);
+    },
   });
 
   let result: CommandRunResult;
