@@ -56,7 +56,7 @@ export async function bundle(out) {
       "curate-validate": "packages/cli/src/hook.ts",
       worker: "packages/tokenizer-worker/src/worker.ts",
       "leak-worker": "packages/split/src/leak-worker.ts",
-      "shard-worker": "packages/read/src/shard-worker.ts",
+      "shard-worker": "packages/pipeline/src/shard-worker.ts",
     },
     outdir: join(dir, "bin"),
   });

@@ -3,6 +3,7 @@ export * from "./errors.js";
 export * from "./ngram-text.js";
 export * from "./order-stats.js";
 export * from "./path.js";
+export * from "./prepared.js";
 export * from "./runner.js";
 export * from "./temp.js";
 export * from "./types.js";

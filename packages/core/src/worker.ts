@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import type { TransferListItem } from "node:worker_threads";
 
 const bundled = new Map<string, Promise<URL>>();
 
@@ -48,4 +49,109 @@ async function bundle(here: string, name: string, external: readonly string[]): 
     renameSync(temp, file);
   }
   return pathToFileURL(file);
+}
+
+/** A request that failed inside a worker: its message, as the worker reported it. */
+export interface WorkerFailure {
+  readonly id: number;
+  readonly error: string;
+}
+
+interface Job<Req, Res> {
+  readonly request: Req;
+  readonly transfer: readonly TransferListItem[];
+  resolve(response: Res): void;
+  reject(error: Error): void;
+}
+
+/**
+ * The one worker pool: `size` threads running one entry module, each handling one request at a time, first come
+ * first served; every call gets its own promise, so a caller consumes answers in the order it asked whatever order
+ * the threads finish in. The entry replies to `{ id, ...request }` with `{ id, ...response }` or `{ id, error }`.
+ * A thread that crashes or exits fails every request in flight and every later one (never a hang).
+ * Hand-written rather than piscina/tinypool: the pool is ~80 lines, and the shard phase needs per-request transfer
+ * lists and worker data that those libraries wrap without making anything simpler.
+ * @example const pool = await WorkerPool.start(new URL("./w.js", import.meta.url), 2); const r = await pool.run({ n: 1 }); await pool.close();
+ */
+export class WorkerPool<Req extends object, Res extends object> {
+  private readonly idle: import("node:worker_threads").Worker[];
+  private readonly queue: Job<Req, Res>[] = [];
+  private readonly busy = new Map<import("node:worker_threads").Worker, Job<Req, Res>>();
+  private failure: Error | undefined;
+  private closing = false;
+  private nextId = 0;
+
+  private constructor(
+    private readonly workers: import("node:worker_threads").Worker[],
+    private readonly name: string,
+  ) {
+    this.idle = [...workers];
+    for (const worker of workers) {
+      worker.on("message", (reply: Res & { id: number; error?: string }) => {
+        const job = this.busy.get(worker);
+        this.busy.delete(worker);
+        this.idle.push(worker);
+        if (job) {
+          if (typeof reply.error === "string") job.reject(new Error(reply.error));
+          else job.resolve(reply);
+        }
+        this.pump();
+      });
+      worker.on("error", (cause) => this.fail(new Error(`${name}: a worker thread crashed: ${cause.message}`)));
+      worker.on("exit", (code) => {
+        if (!this.closing) this.fail(new Error(`${name}: a worker thread exited with code ${code}`));
+      });
+    }
+  }
+
+  /** Starts `size` threads (at least one) of the entry at `url`, each given `workerData`. */
+  static async start<Req extends object, Res extends object>(
+    url: URL,
+    size: number,
+    options: { readonly name?: string; readonly workerData?: unknown } = {},
+  ): Promise<WorkerPool<Req, Res>> {
+    const { Worker } = await import("node:worker_threads");
+    const workers = Array.from(
+      { length: Math.max(1, size) },
+      () => new Worker(url, options.workerData === undefined ? {} : { workerData: options.workerData }),
+    );
+    return new WorkerPool<Req, Res>(workers, options.name ?? "worker pool");
+  }
+
+  get size(): number {
+    return this.workers.length;
+  }
+
+  /** Sends `request` to the next free thread. */
+  run(request: Req, transfer: readonly TransferListItem[] = []): Promise<Res> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      this.queue.push({ request, transfer, resolve, reject });
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (this.idle.length > 0 && this.queue.length > 0) {
+      const worker = this.idle.pop()!;
+      const job = this.queue.shift()!;
+      this.busy.set(worker, job);
+      worker.postMessage({ ...job.request, id: this.nextId++ }, job.transfer as TransferListItem[]);
+    }
+  }
+
+  private fail(error: Error): void {
+    this.failure ??= error;
+    for (const job of this.busy.values()) job.reject(this.failure);
+    for (const job of this.queue) job.reject(this.failure);
+    this.busy.clear();
+    this.queue.length = 0;
+  }
+
+  /** Stops every thread; requests in flight are rejected. */
+  async close(): Promise<void> {
+    this.closing = true;
+    this.fail(new Error(`${this.name}: closed with requests in flight`));
+    await Promise.all(this.workers.map((worker) => worker.terminate()));
+  }
 }

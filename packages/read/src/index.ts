@@ -1,7 +1,6 @@
 export { DATA_FILE, type ResolvedInput, resolveInputs, STDIN } from "./inputs.js";
 export { type DuplicateKey, type ScanResult, scanJson } from "./json-scan.js";
-export { type ParallelReadOptions, readInputsParallel } from "./parallel.js";
-export { DEFAULT_MAX_LINE_BYTES, type ReadSource, readInputs, readStream } from "./read.js";
+export { DEFAULT_MAX_LINE_BYTES, emptyStats, type ReadSource, readInputs, readStream } from "./read.js";
 export { DEFAULT_MAX_DEPTH, MAX_REJECT_TEXT, type ReadRejectCode, type ReadWarningCode } from "./record.js";
 export {
   planShards,

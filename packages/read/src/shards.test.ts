@@ -4,7 +4,6 @@ import { join } from "node:path";
 import type { Envelope, Rejected, StageContext, Warning } from "@curate/core";
 import { seededRandom } from "@curate/core/testing";
 import { afterAll, describe, expect, it } from "vitest";
-import { readInputsParallel } from "./parallel.js";
 import { readInputs } from "./read.js";
 import { planShards, readShard, ShardStitcher } from "./shards.js";
 
@@ -35,7 +34,7 @@ interface Routes {
   warned: [unknown, string][];
 }
 
-async function sequential(paths: string[], parallel?: { workers: number; shardBytes: number }): Promise<Routes> {
+async function sequential(paths: string[]): Promise<Routes> {
   const routes: Routes = { kept: [], rejected: [], warned: [] };
   const ctx = {
     stage: "read",
@@ -44,7 +43,7 @@ async function sequential(paths: string[], parallel?: { workers: number; shardBy
     duplicate() {},
     warn: (item: Envelope, issue: Warning["issue"]) => routes.warned.push([item.source, issue.code]),
   } satisfies StageContext;
-  const source = parallel ? readInputsParallel(paths, { cwd: dir, ...parallel }) : readInputs(paths, { cwd: dir });
+  const source = readInputs(paths, { cwd: dir });
   for await (const item of source(ctx)) routes.kept.push(item);
   (routes as Routes & { stats?: unknown }).stats = source.stats;
   return routes;
@@ -93,7 +92,7 @@ describe("shard plan", () => {
     writeFileSync(join(dir, "plain.jsonl"), `${lines.join("\n")}\n`);
     const shards = await planShards(["array.jsonl", "values.json", "plain.jsonl"], { cwd: dir, targetBytes: 1000 });
     expect(shards.filter((s) => s.input === 0)).toEqual([
-      { id: 0, input: 0, path: "array.jsonl", start: 0, end: undefined },
+      { id: 0, input: 0, path: "array.jsonl", start: 0, end: undefined, whole: true },
     ]);
     expect(shards.filter((s) => s.input === 1)).toHaveLength(1);
     const ranges = shards.filter((s) => s.input === 2);
@@ -104,21 +103,6 @@ describe("shard plan", () => {
       expect(s.start).toBe(i === 0 ? 0 : ranges[i - 1]!.end);
     }
     expect(ranges.at(-1)!.end).toBeUndefined();
-  });
-
-  it("readInputsParallel gives the sequential read for 1, 2 and 3 workers: routes, identities and stats", async () => {
-    const random = seededRandom(7);
-    const files = ["p1.jsonl", "p2.jsonl", "p3.json"];
-    writeFileSync(join(dir, files[0]!), jsonl(random, 900));
-    writeFileSync(join(dir, files[1]!), jsonl(random, 30));
-    writeFileSync(join(dir, files[2]!), JSON.stringify([{ prompt: "a", completion: " b" }, { prompt: "c" }, 5]));
-    const whole = await sequential(files);
-    for (const workers of [1, 2, 3]) {
-      const parallel = await sequential(files, { workers, shardBytes: 4096 });
-      expect(parallel.kept.map((e) => [e.source, e.data])).toEqual(whole.kept.map((e) => [e.source, e.data]));
-      expect(parallel.rejected).toEqual(whole.rejected);
-      expect(parallel.warned).toEqual(whole.warned);
-      expect((parallel as { stats?: unknown }).stats).toEqual((whole as { stats?: unknown }).stats);
-    }
+    expect(ranges.every((s) => !s.whole)).toBe(true);
   });
 });

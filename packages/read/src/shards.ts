@@ -10,14 +10,15 @@
  */
 import { open } from "node:fs/promises";
 import { resolve } from "node:path";
-import type { Envelope, Issue, RejectReason } from "@curate/core";
+import type { Envelope, Issue, RejectReason, StageContext } from "@curate/core";
 import { DEFAULT_MAX_LINE_BYTES } from "./defaults.js";
 import { resolveInputs, STDIN } from "./inputs.js";
 import { JsonlSplitter } from "./jsonl.js";
+import { readInputs } from "./read.js";
 import { type Entry, numberEntries, Routed } from "./record.js";
 import { detectCompression } from "./source.js";
 import { RecordSplitter } from "./splitter.js";
-import type { ReadOptions } from "./types.js";
+import type { InputStats, ReadOptions } from "./types.js";
 
 /**
  * One independently readable part of the inputs.
@@ -32,6 +33,11 @@ export interface ShardSpec {
   /** Byte range of the input; a whole input is `[0, undefined)`. Ranges start at a line start. */
   readonly start: number;
   readonly end: number | undefined;
+  /**
+   * The whole input is this one shard: it is read with the sequential reader (compression, arrays, `.json` values,
+   * the input's full stats); a range shard is read with `readShard`.
+   */
+  readonly whole: boolean;
 }
 
 export interface ShardPlanOptions extends ReadOptions {
@@ -56,7 +62,7 @@ export async function planShards(patterns: readonly string[], options: ShardPlan
   const shards: ShardSpec[] = [];
   const inputs = await resolveInputs(patterns, options);
   for (const [input, { path, bytes }] of inputs.entries()) {
-    const whole = { id: shards.length, input, path, start: 0, end: undefined };
+    const whole = { id: shards.length, input, path, start: 0, end: undefined, whole: true };
     if (path === STDIN || bytes === undefined || bytes < 2 * target || NAME_NOT_LINES.test(path)) {
       shards.push(whole);
       continue;
@@ -70,7 +76,7 @@ export async function planShards(patterns: readonly string[], options: ShardPlan
       let start = 0;
       while (start < bytes) {
         const cut = start + target >= bytes - target / 2 ? bytes : await lineStartAfter(file, start + target, bytes);
-        shards.push({ id: shards.length, input, path, start, end: cut >= bytes ? undefined : cut });
+        shards.push({ id: shards.length, input, path, start, end: cut >= bytes ? undefined : cut, whole: false });
         start = cut;
       }
     } finally {
@@ -109,11 +115,19 @@ async function lineStartAfter(
 
 /** One entry of a shard's result, as plain data: a kept record, a reject, or a warning on a kept record. */
 export type ShardEntry =
-  | { readonly kind: "kept"; readonly item: Envelope }
+  | {
+      readonly kind: "kept";
+      readonly item: Envelope;
+      /** Per-record work done in the shard phase, by preparer key (see `Preparer` in @curate/core). */
+      facts?: Record<string, unknown>;
+    }
   | { readonly kind: "reject"; readonly item: Envelope; readonly reason: RejectReason }
   | { readonly kind: "warning"; readonly item: Envelope; readonly issue: Issue };
 
-/** What reading one shard gives: its entries in order, numbered from 1 within the shard, and its size in lines. */
+/**
+ * What reading one shard gives: its entries in order, numbered from 1 within the shard (a whole input's are final),
+ * and its size in lines.
+ */
 export interface ShardResult {
   readonly shard: ShardSpec;
   readonly entries: ShardEntry[];
@@ -123,15 +137,19 @@ export interface ShardResult {
   readonly lines: number;
   /** Blank lines in the shard (they are not records). */
   readonly blankLines: number;
+  /** A whole input's stats, as the sequential reader gives them (undefined for a range shard). */
+  readonly stats?: InputStats;
 }
 
 /**
- * Reads one range shard of a plain JSONL file: a pure function of (shard, options). Lines and record numbers are
- * relative to the shard (the first line of the shard is line 1); byte offsets are the input's. Whole-input shards
- * that are compressed, arrays or stdin are read with `readInputs` instead.
+ * Reads one shard: a pure function of (shard, options) whose result is plain data. A range shard of a plain JSONL
+ * file has lines and record numbers relative to the shard (its first line is line 1; `ShardStitcher` moves them) and
+ * the input's byte offsets; a whole input is read by the sequential reader (compression, arrays, `.json` values) and
+ * comes with its stats. Stdin is never a shard's: it is read where the run is.
  * @example const result = await readShard(shards[1]!, { maxLineBytes: 1 << 24 });
  */
 export async function readShard(shard: ShardSpec, options: ReadOptions = {}): Promise<ShardResult> {
+  if (shard.whole) return readWhole(shard, options);
   const maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
   // The first shard starts the file: a BOM and leading blank lines are the whole-file reader's to handle.
   const splitter =
@@ -157,6 +175,24 @@ export async function readShard(shard: ShardSpec, options: ReadOptions = {}): Pr
   const records = numberEntries(out, 1, shard.input) - 1;
   const line = splitter instanceof RecordSplitter ? splitter.line : splitter.currentLine;
   return { shard, entries: out.map(toShardEntry), records, lines: line - 1, blankLines: splitter.blankLines };
+}
+
+/**
+ * Reads a whole input with the sequential reader, keeping its routes in order as shard entries, with its stats.
+ */
+async function readWhole(shard: ShardSpec, options: ReadOptions): Promise<ShardResult> {
+  const entries: ShardEntry[] = [];
+  const source = readInputs([shard.path], options);
+  const ctx: StageContext = {
+    stage: "read",
+    reject: (item, reason) => entries.push({ kind: "reject", item, reason }),
+    duplicate() {},
+    warn: (item, issue) => entries.push({ kind: "warning", item, issue }),
+  };
+  for await (const batch of source.batches!(ctx)) for (const item of batch) entries.push({ kind: "kept", item });
+  for (const entry of entries) (entry.item.source as { input: number }).input = shard.input;
+  const stats = { ...source.stats[0]!, path: shard.path };
+  return { shard, entries, records: stats.records, lines: 0, blankLines: stats.blankLines, stats };
 }
 
 /**

@@ -169,9 +169,9 @@ export async function runConfigured(
   const inputs = config.inputs ?? [];
   const [
     { planStages },
-    { runDataset },
+    { runDataset, workersSource },
     { manifestSummaryJson, summaryNotes, summaryRows },
-    { readInputs, readInputsParallel, resolveInputs },
+    { readInputs, resolveInputs },
   ] = await Promise.all([
     import("@curate/pipeline/plan"),
     import("@curate/pipeline"),
@@ -201,12 +201,19 @@ export async function runConfigured(
       compress: config.compress ?? false,
       force: config.force ?? false,
       inputs,
-      source: (workers > 1 ? readInputsParallel : readInputs)(inputs, {
-        ...(config.maxLineBytes !== undefined ? { maxLineBytes: config.maxLineBytes } : {}),
-        ...(config.shardBytes !== undefined ? { shardBytes: config.shardBytes } : {}),
-        workers,
-        onBytes: progress.bytes,
-      }),
+      source:
+        workers > 1
+          ? workersSource(inputs, {
+              ...(config.maxLineBytes !== undefined ? { maxLineBytes: config.maxLineBytes } : {}),
+              ...(config.shardBytes !== undefined ? { shardBytes: config.shardBytes } : {}),
+              workers,
+              config,
+              onBytes: progress.bytes,
+            })
+          : readInputs(inputs, {
+              ...(config.maxLineBytes !== undefined ? { maxLineBytes: config.maxLineBytes } : {}),
+              onBytes: progress.bytes,
+            }),
       stages,
       // Not a transform: it counts the formats of the records written (the data goes out as it is).
       transform: (item) => {
