@@ -5,8 +5,9 @@ import { seededRandom } from "@curate/core/testing";
 import { afterAll, describe, expect, it } from "vitest";
 import { runCli, tempDir } from "./helpers/cli.js";
 
-// `curate run --workers N`: inputs are cut into shards (byte ranges of a big JSONL at line starts; whole files for
-// compressed inputs and arrays), parsed by N threads and stitched back in order. The output must not depend on N.
+// `curate run --workers N`: inputs are cut into shards (byte ranges of a big JSONL at line starts, element ranges of
+// a big JSON array; whole files for compressed inputs), read and given their per-record work (validation, hashes,
+// MinHash sketches, token counts) by N threads and stitched back in order. The output must not depend on N.
 
 const { dir, cleanup } = tempDir("curate-workers-");
 afterAll(cleanup);
@@ -58,15 +59,15 @@ describe("curate run --workers", () => {
     const random = seededRandom(3);
     writeFileSync(join(dir, "big.jsonl"), corpus(random, 6000));
     writeFileSync(join(dir, "small.jsonl.gz"), gzipSync(corpus(random, 300)));
-    writeFileSync(
-      join(dir, "array.json"),
-      JSON.stringify([
-        { prompt: "Say hi", completion: " hi" },
-        { prompt: "Say bye", completion: " bye" },
-      ]),
+    // One big JSON array on one line (what Python's json.dump writes): cut into element ranges.
+    const alpaca = Array.from({ length: 2500 }, (_, i) =>
+      i % 97 === 5
+        ? { instruction: "Say hi" }
+        : { instruction: `Translate sentence ${i % 700} to French`, input: "", output: `Phrase ${i % 700}, oui.` },
     );
+    writeFileSync(join(dir, "array.json"), JSON.stringify(alpaca));
     const inputs = ["big.jsonl", "small.jsonl.gz", "array.json"].map((f) => join(dir, f));
-    const common = ["--dedup", "near", "--split", "train=0.8,validation=0.1,test=0.1", "--format", "chat"];
+    const common = ["--dedup", "near", "--split", "train=0.8,validation=0.1,test=0.1", "--tokenizer", "o200k_base"];
     const runs: ReturnType<typeof outputs>[] = [];
     for (const workers of [undefined, "1", "2", "4"]) {
       const out = join(dir, `out-${workers ?? "default"}`);
@@ -85,5 +86,6 @@ describe("curate run --workers", () => {
     for (const run of rest) expect(run).toEqual(first);
     // The big input was really cut (its file is ~2 MB, shards of 100 kB): the identities still run 1..n.
     expect(first!.inputs[0]).toMatchObject({ records: expect.any(Number), compression: "none", container: "jsonl" });
+    expect(first!.inputs[2]).toMatchObject({ records: 2500, compression: "none", container: "json-array" });
   });
 });

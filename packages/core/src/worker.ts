@@ -51,12 +51,6 @@ async function bundle(here: string, name: string, external: readonly string[]): 
   return pathToFileURL(file);
 }
 
-/** A request that failed inside a worker: its message, as the worker reported it. */
-export interface WorkerFailure {
-  readonly id: number;
-  readonly error: string;
-}
-
 interface Job<Req, Res> {
   readonly request: Req;
   readonly transfer: readonly TransferListItem[];
@@ -64,19 +58,32 @@ interface Job<Req, Res> {
   reject(error: Error): void;
 }
 
+export interface WorkerPoolOptions {
+  /** Names the pool in errors ("near dedup: a worker thread crashed: …"). */
+  readonly name?: string;
+  /** Given to every thread as `workerData`. */
+  readonly workerData?: unknown;
+  /**
+   * Requests in flight per thread (default 1). A thread answers its requests in the order it got them; more than one
+   * keeps it busy while the next request crosses over (and, with one thread, makes the pool an ordered channel to a
+   * stateful worker).
+   */
+  readonly depth?: number;
+}
+
 /**
- * The one worker pool: `size` threads running one entry module, each handling one request at a time, first come
- * first served; every call gets its own promise, so a caller consumes answers in the order it asked whatever order
- * the threads finish in. The entry replies to `{ id, ...request }` with `{ id, ...response }` or `{ id, error }`.
- * A thread that crashes or exits fails every request in flight and every later one (never a hang).
- * Hand-written rather than piscina/tinypool: the pool is ~80 lines, and the shard phase needs per-request transfer
- * lists and worker data that those libraries wrap without making anything simpler.
+ * The one worker pool: threads running one entry module; each request goes to the thread with the fewest in flight
+ * (up to `depth`), and every call gets its own promise, so a caller consumes answers in the order it asked whatever
+ * order the threads finish in. The entry answers `{ id, ...request }` with `{ id, ...response }` or
+ * `{ id, error }`. A thread that crashes or exits fails every request in flight and every later one (never a hang);
+ * idle threads do not keep the process alive. The shard phase, near dedup's sketching and split's leakage index run
+ * on it. Hand-written rather than piscina/tinypool: it is ~100 lines, and those libraries need their own worker
+ * wrapper around each entry while giving neither ordered per-thread pipelining nor stateful single-thread use.
  * @example const pool = await WorkerPool.start(new URL("./w.js", import.meta.url), 2); const r = await pool.run({ n: 1 }); await pool.close();
  */
 export class WorkerPool<Req extends object, Res extends object> {
-  private readonly idle: import("node:worker_threads").Worker[];
+  private readonly inFlight = new Map<import("node:worker_threads").Worker, Job<Req, Res>[]>();
   private readonly queue: Job<Req, Res>[] = [];
-  private readonly busy = new Map<import("node:worker_threads").Worker, Job<Req, Res>>();
   private failure: Error | undefined;
   private closing = false;
   private nextId = 0;
@@ -84,15 +91,16 @@ export class WorkerPool<Req extends object, Res extends object> {
   private constructor(
     private readonly workers: import("node:worker_threads").Worker[],
     private readonly name: string,
+    private readonly depth: number,
   ) {
-    this.idle = [...workers];
     for (const worker of workers) {
-      worker.on("message", (reply: Res & { id: number; error?: string }) => {
-        const job = this.busy.get(worker);
-        this.busy.delete(worker);
-        this.idle.push(worker);
+      const jobs: Job<Req, Res>[] = [];
+      this.inFlight.set(worker, jobs);
+      worker.on("message", (reply: Res & { error?: string }) => {
+        const job = jobs.shift();
+        if (jobs.length === 0) worker.unref();
         if (job) {
-          if (typeof reply.error === "string") job.reject(new Error(reply.error));
+          if (typeof reply.error === "string") job.reject(new Error(`${name}: ${reply.error}`));
           else job.resolve(reply);
         }
         this.pump();
@@ -101,50 +109,65 @@ export class WorkerPool<Req extends object, Res extends object> {
       worker.on("exit", (code) => {
         if (!this.closing) this.fail(new Error(`${name}: a worker thread exited with code ${code}`));
       });
+      worker.unref();
     }
   }
 
-  /** Starts `size` threads (at least one) of the entry at `url`, each given `workerData`. */
+  /** Starts `size` threads (at least one) of the entry at `url`. */
   static async start<Req extends object, Res extends object>(
     url: URL,
     size: number,
-    options: { readonly name?: string; readonly workerData?: unknown } = {},
+    options: WorkerPoolOptions = {},
   ): Promise<WorkerPool<Req, Res>> {
     const { Worker } = await import("node:worker_threads");
     const workers = Array.from(
       { length: Math.max(1, size) },
       () => new Worker(url, options.workerData === undefined ? {} : { workerData: options.workerData }),
     );
-    return new WorkerPool<Req, Res>(workers, options.name ?? "worker pool");
+    return new WorkerPool<Req, Res>(workers, options.name ?? "worker pool", Math.max(1, options.depth ?? 1));
   }
 
   get size(): number {
     return this.workers.length;
   }
 
-  /** Sends `request` to the next free thread. */
+  /** Sends `request` to the least busy thread; `transfer` moves buffers instead of copying them. */
   run(request: Req, transfer: readonly TransferListItem[] = []): Promise<Res> {
     if (this.failure) return Promise.reject(this.failure);
-    return new Promise((resolve, reject) => {
+    const promise = new Promise<Res>((resolve, reject) => {
       this.queue.push({ request, transfer, resolve, reject });
-      this.pump();
     });
+    this.pump();
+    return promise;
   }
 
   private pump(): void {
-    while (this.idle.length > 0 && this.queue.length > 0) {
-      const worker = this.idle.pop()!;
+    while (this.queue.length > 0) {
+      let best: import("node:worker_threads").Worker | undefined;
+      let least = this.depth;
+      for (const worker of this.workers) {
+        const n = this.inFlight.get(worker)!.length;
+        if (n < least) {
+          best = worker;
+          least = n;
+        }
+      }
+      if (best === undefined) return;
       const job = this.queue.shift()!;
-      this.busy.set(worker, job);
-      worker.postMessage({ ...job.request, id: this.nextId++ }, job.transfer as TransferListItem[]);
+      const jobs = this.inFlight.get(best)!;
+      if (jobs.length === 0) best.ref();
+      jobs.push(job);
+      best.postMessage({ ...job.request, id: this.nextId++ }, job.transfer as TransferListItem[]);
     }
   }
 
   private fail(error: Error): void {
     this.failure ??= error;
-    for (const job of this.busy.values()) job.reject(this.failure);
+    for (const jobs of this.inFlight.values()) {
+      for (const job of jobs) job.reject(this.failure);
+      jobs.length = 0;
+    }
     for (const job of this.queue) job.reject(this.failure);
-    this.busy.clear();
     this.queue.length = 0;
   }
 

@@ -1,4 +1,13 @@
-import { type BatchStage, batchStage, type Envelope, type Source, UsageError } from "@curate/core";
+import {
+  type BatchStage,
+  batchStage,
+  type Envelope,
+  type PreparedStage,
+  type Source,
+  takeFact,
+  UsageError,
+  withPreparer,
+} from "@curate/core";
 import {
   checkMode,
   type DedupMode,
@@ -37,7 +46,7 @@ export interface ExactDedupOptions {
   readonly index?: DedupIndex;
 }
 
-export type ExactDedupStage = BatchStage & { readonly stats: DedupStats };
+export type ExactDedupStage = PreparedStage<BatchStage> & { readonly stats: DedupStats };
 
 function isThenable(value: unknown): value is PromiseLike<Source | undefined> {
   return typeof (value as PromiseLike<unknown> | undefined)?.then === "function";
@@ -63,6 +72,9 @@ export function exactDedup(options: ExactDedupOptions = {}): ExactDedupStage {
   }
   const hashOf = keyHasher(key, steps);
   const hash = new Uint32Array(4);
+  // The shard phase hashes ahead: a record's fact is its 128-bit key hash (a view of one buffer per batch, so a
+  // shard's hashes cross threads as one block), or null when it lacks a key field.
+  const preparedKey = `exactDedup:${JSON.stringify([key, steps])}`;
   const missingOf = missingKeyField(key);
   let missing = 0;
 
@@ -83,7 +95,8 @@ export function exactDedup(options: ExactDedupOptions = {}): ExactDedupStage {
       }
       const out: Envelope[] = [];
       for (const item of items) {
-        const lacks = missingOf?.(item.data);
+        const fact = takeFact<Uint32Array | null>(item.source, preparedKey);
+        const lacks = fact === null || fact === undefined ? missingOf?.(item.data) : undefined;
         if (lacks !== undefined) {
           missing++;
           ctx.reject(item, missingKeyReason(lacks, key as readonly string[]));
@@ -91,7 +104,8 @@ export function exactDedup(options: ExactDedupOptions = {}): ExactDedupStage {
         }
         stats.records++;
         if (key === "text") shapes.note(item.data, item.source);
-        hashOf(item.data, hash);
+        if (fact) hash.set(fact);
+        else hashOf(item.data, hash);
         const found = index.firstSeen(hash, item.source);
         const kept = isThenable(found) ? await found : found;
         if (kept === undefined) {
@@ -127,5 +141,20 @@ export function exactDedup(options: ExactDedupOptions = {}): ExactDedupStage {
       if (missing > 0 && stats.records === 0) throw noRecordHasKey(key as readonly string[]);
     },
   });
-  return withStats(stage, () => stats);
+  return withPreparer(
+    withStats(stage, () => stats),
+    {
+      key: preparedKey,
+      prepare(items) {
+        const hashes = new Uint32Array(items.length * 4);
+        return items.map((item, i) => {
+          if (missingOf?.(item.data) !== undefined) return null;
+          const view = hashes.subarray(i * 4, i * 4 + 4);
+          hashOf(item.data, view);
+          return view;
+        });
+      },
+      pass: (item, fact) => (fact === null ? undefined : item),
+    },
+  );
 }

@@ -1,5 +1,14 @@
 import { availableParallelism } from "node:os";
-import { type BatchStage, batchStage, type Envelope, type StageContext, UsageError } from "@curate/core";
+import {
+  type BatchStage,
+  batchStage,
+  type Envelope,
+  type PreparedStage,
+  type StageContext,
+  takeFact,
+  UsageError,
+  withPreparer,
+} from "@curate/core";
 import {
   createSketcher,
   jaccardSorted,
@@ -73,7 +82,7 @@ export interface NearDedupStats extends DedupStats {
   rows: number;
 }
 
-export type NearDedupStage = BatchStage & { readonly stats: NearDedupStats };
+export type NearDedupStage = PreparedStage<BatchStage> & { readonly stats: NearDedupStats };
 
 /** Newest records looked at per band and record: bounds the work of huge clusters (see `LshIndex.query`). */
 const CANDIDATES_PER_BAND = 64;
@@ -354,6 +363,38 @@ export function nearDedup(options: NearDedupOptions = {}): NearDedupStage {
     return kept;
   }
 
+  // The shard phase sketches ahead: a record's fact is one view of a per-batch buffer holding its shingle count, its
+  // band keys and its payload (shingles or signature), or null when it lacks a key field. A chunk whose records all
+  // have facts is put back together into the batch the sketcher would have given; any other chunk is sketched here.
+  const preparedKey = `nearDedup:${JSON.stringify([key, params])}`;
+  let prepareSketcher: ReturnType<typeof createSketcher> | undefined;
+
+  function fromFacts(facts: readonly Uint32Array[]): SketchBatch {
+    const count = facts.length;
+    const sizes = new Uint32Array(count);
+    const offsets = new Uint32Array(count + 1);
+    const bandKeys = new Uint32Array(count * bands);
+    for (let i = 0; i < count; i++) {
+      const fact = facts[i]!;
+      sizes[i] = fact[0]!;
+      bandKeys.set(fact.subarray(1, 1 + bands), i * bands);
+      offsets[i + 1] = offsets[i]! + fact.length - 1 - bands;
+    }
+    const payload = new Uint32Array(offsets[count]!);
+    for (let i = 0; i < count; i++) payload.set(facts[i]!.subarray(1 + bands), offsets[i]!);
+    return { count, bands: bandKeys, sizes, offsets, payload };
+  }
+
+  function sketchOf(r: Run, chunk: readonly Envelope[]): SketchBatch | Promise<SketchBatch> {
+    const facts: Uint32Array[] = [];
+    for (const item of chunk) {
+      const fact = takeFact<Uint32Array | null>(item.source, preparedKey);
+      if (fact) facts.push(fact);
+    }
+    if (facts.length === chunk.length) return fromFacts(facts);
+    return r.sketch(chunk.map((item) => textOf(item.data)));
+  }
+
   const stage = batchStage("nearDedup", {
     batch(items, ctx) {
       run ??= start();
@@ -361,7 +402,7 @@ export function nearDedup(options: NearDedupOptions = {}): NearDedupStage {
       for (let at = 0; at < items.length; at += batchSize) {
         const chunk = items.slice(at, at + batchSize);
         if (key === "text") for (const item of chunk) shapes.note(item.data, item.source);
-        const sketches = run.sketch(chunk.map((item) => textOf(item.data)));
+        const sketches = sketchOf(run, chunk);
         // Awaited later, in order; until then a failure must not count as an unhandled rejection.
         if (sketches instanceof Promise) sketches.catch(() => {});
         run.inFlight.push({ items: chunk, sketches });
@@ -387,5 +428,29 @@ export function nearDedup(options: NearDedupOptions = {}): NearDedupStage {
       if (lacked > 0 && stats.records === 0) throw noRecordHasKey(key as readonly string[]);
     },
   });
-  return withStats(stage, () => stats) as NearDedupStage;
+  return withPreparer(
+    withStats(stage, () => stats),
+    {
+      key: preparedKey,
+      prepare(items) {
+        prepareSketcher ??= createSketcher(params);
+        const keyed = missingOf ? items.filter((item) => missingOf(item.data) === undefined) : items;
+        const batch = prepareSketcher.sketchBatch(keyed.map((item) => textOf(item.data)));
+        const block = new Uint32Array(batch.count * (1 + bands) + batch.payload.length);
+        const facts = new Map<Envelope, Uint32Array>();
+        let at = 0;
+        for (let i = 0; i < batch.count; i++) {
+          const payload = batch.payload.subarray(batch.offsets[i]!, batch.offsets[i + 1]!);
+          const fact = block.subarray(at, at + 1 + bands + payload.length);
+          fact[0] = batch.sizes[i]!;
+          fact.set(batch.bands.subarray(i * bands, (i + 1) * bands), 1);
+          fact.set(payload, 1 + bands);
+          facts.set(keyed[i]!, fact);
+          at += fact.length;
+        }
+        return items.map((item) => facts.get(item) ?? null);
+      },
+      pass: (item, fact) => (fact === null ? undefined : item),
+    },
+  ) as NearDedupStage;
 }

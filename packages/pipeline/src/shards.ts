@@ -184,7 +184,7 @@ function addStats(stats: InputStats[], result: ShardResult): void {
     stats[shard.input] = { ...result.stats, path: shard.path };
     return;
   }
-  stats[shard.input] ??= emptyStats(shard.path);
+  stats[shard.input] ??= { ...emptyStats(shard.path), ...(shard.array ? { container: "json-array" as const } : {}) };
   const stat = stats[shard.input]!;
   stat.records += result.records;
   stat.blankLines += result.blankLines;

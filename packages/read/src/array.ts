@@ -210,6 +210,14 @@ export class JsonArraySplitter extends JsonRecordSplitter {
     this.offset += n;
   }
 
+  /**
+   * A range of the array's elements ended (a shard cut just before an element, after the comma that ends the one
+   * before): nothing is pending there. Anywhere else it is the input's end.
+   */
+  endRange(out: Entry[]): void {
+    if (!(this.phase === Phase.Between && this.afterComma)) this.end(out);
+  }
+
   /** The input ended. An array left open is reported: its last element as truncated or kept with a warning. */
   end(out: Entry[]): void {
     if (this.phase === Phase.Element) {
@@ -283,5 +291,85 @@ export class JsonArraySplitter extends JsonRecordSplitter {
       offset: this.offset + pos,
       element: true,
     };
+  }
+}
+
+/**
+ * Finds where a JSON array's elements can be cut into shards without reading them: the same string, nesting and
+ * phase rules as `JsonArraySplitter` (so both agree on every element boundary, malformed elements included), a cut
+ * being the first byte of an element that follows a comma at the array's top level, at or after each target offset.
+ * Each cut carries its line and byte column, so a shard's reader starts with the input's identities.
+ * @example const scan = new ArrayCutScanner(1 << 26, 1, 2, 1); for (const chunk of chunks) scan.push(chunk); scan.cuts;
+ */
+export class ArrayCutScanner {
+  inString = false;
+  escaped = false;
+  readonly cuts: { offset: number; line: number; column: number }[] = [];
+  private phase: Phase = Phase.Between;
+  private afterComma = false;
+  private depth = 0;
+  private next: number;
+
+  /** `offset`, `line`, `lineStart`: the input offset of the byte after `[`, its line, and where that line starts. */
+  constructor(
+    private readonly target: number,
+    private offset: number,
+    private line: number,
+    private lineStart: number,
+  ) {
+    this.next = offset + target;
+  }
+
+  push(chunk: Buffer): void {
+    const n = chunk.length;
+    let i = 0;
+    let counted = 0;
+    while (i < n && this.phase !== Phase.After) {
+      if (this.phase === Phase.Element) {
+        if (this.inString) {
+          i = skipString(this, chunk, i, n);
+          continue;
+        }
+        const c = chunk[i]!;
+        if (c === QUOTE) this.inString = true;
+        else if (c === 123 || c === 91) this.depth++;
+        else if ((c === 125 || c === 93) && this.depth > 0) this.depth--;
+        else if ((c === 44 || c === 93) && this.depth === 0) {
+          this.phase = c === 44 ? Phase.Between : Phase.After;
+          this.afterComma = c === 44;
+        }
+        i++;
+        continue;
+      }
+      const c = chunk[i]!;
+      if (isWs(c)) {
+        i++;
+        continue;
+      }
+      if (c === 44 || c === 93) {
+        if (c === 93) this.phase = Phase.After;
+        this.afterComma = c === 44;
+        i++;
+        continue;
+      }
+      if (this.afterComma && this.offset + i >= this.next) {
+        counted = this.countLines(chunk, counted, i);
+        this.cuts.push({ offset: this.offset + i, line: this.line, column: this.offset + i - this.lineStart + 1 });
+        this.next = this.offset + i + this.target;
+      }
+      this.phase = Phase.Element;
+      this.depth = 0;
+    }
+    this.countLines(chunk, counted, n);
+    this.offset += n;
+  }
+
+  /** Moves the line count past the newlines in `chunk[from, to)`; returns `to`. */
+  private countLines(chunk: Buffer, from: number, to: number): number {
+    for (let nl = chunk.indexOf(10, from); nl !== -1 && nl < to; nl = chunk.indexOf(10, nl + 1)) {
+      this.line++;
+      this.lineStart = this.offset + nl + 1;
+    }
+    return to;
   }
 }

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { gzipSync } from "node:zlib";
 import type { Envelope, Rejected, StageContext, Warning } from "@curate/core";
 import { seededRandom } from "@curate/core/testing";
 import { afterAll, describe, expect, it } from "vitest";
@@ -85,15 +86,63 @@ describe("shard plan", () => {
     }
   });
 
-  it("cuts only plain JSONL: arrays, .json names and compressed files stay whole; ranges start lines", async () => {
+  it("cuts a JSON array into element ranges that read back as the sequential read, one-line or pretty", async () => {
+    const random = seededRandom(5);
+    for (let trial = 0; trial < 12; trial++) {
+      // What arrays in the wild hold: brackets, commas and escaped quotes inside strings, nested lists, a broken
+      // element, an empty element (`,,`), non-ASCII; one line (json.dump) or pretty-printed (indent=2), a BOM.
+      const elements = Array.from({ length: 150 + Math.floor(random() * 300) }, (_, i) => {
+        const r = random();
+        if (r < 0.03) return '{"instruction": "broken", "output": }';
+        if (r < 0.04) return "";
+        if (r < 0.06) return "[1, [2, 3]]";
+        const record = {
+          instruction: `Task ${i}: split "a, b]" and {c}, \\ then ✓ é`,
+          input: random() < 0.5 ? "" : `[${i}, ${i + 1}]`,
+          output: `Done ${i} ${"x".repeat(Math.floor(random() * 80))}`,
+        };
+        return random() < 0.5 ? JSON.stringify(record) : JSON.stringify(record, null, 2);
+      });
+      const pretty = random() < 0.5;
+      const text = pretty ? `[\n  ${elements.join(",\n  ")}\n]\n` : `[${elements.join(", ")}]`;
+      const name = `arr${trial}.${random() < 0.5 ? "json" : "jsonl"}`;
+      writeFileSync(join(dir, name), `${random() < 0.3 ? "\uFEFF" : ""}${random() < 0.3 ? "\n\n" : ""}${text}`);
+      const whole = await sequential([name]);
+      const { routes, shards } = await sharded([name], 400 + Math.floor(random() * 3000));
+      expect(shards, `trial ${trial}`).toBeGreaterThan(3);
+      expect(routes.kept.map((e) => [e.source, e.data])).toEqual(whole.kept.map((e) => [e.source, e.data]));
+      expect(routes.rejected).toEqual(whole.rejected);
+      expect(routes.warned).toEqual(whole.warned);
+      expect(whole.rejected.length).toBeGreaterThan(0);
+    }
+  });
+
+  it("cuts plain JSONL and arrays: values, compressed files and small files stay whole; ranges start lines", async () => {
     const lines = Array.from({ length: 300 }, (_, i) => JSON.stringify({ prompt: `p${i}`, completion: ` c${i}` }));
     writeFileSync(join(dir, "array.jsonl"), `[${lines.join(",\n")}]`);
     writeFileSync(join(dir, "values.json"), lines.join("\n"));
     writeFileSync(join(dir, "plain.jsonl"), `${lines.join("\n")}\n`);
-    const shards = await planShards(["array.jsonl", "values.json", "plain.jsonl"], { cwd: dir, targetBytes: 1000 });
-    expect(shards.filter((s) => s.input === 0)).toEqual([
-      { id: 0, input: 0, path: "array.jsonl", start: 0, end: undefined, whole: true },
+    writeFileSync(join(dir, "small.json"), `[${lines.slice(0, 3).join(",")}]`);
+    writeFileSync(join(dir, "packed.jsonl.gz"), gzipSync(`${lines.join("\n")}\n`));
+    const shards = await planShards(["array.jsonl", "values.json", "plain.jsonl", "small.json", "packed.jsonl.gz"], {
+      cwd: dir,
+      targetBytes: 1000,
+    });
+    const arrays = shards.filter((s) => s.input === 0);
+    expect(arrays.length).toBeGreaterThan(5);
+    expect(arrays.every((s) => s.array !== undefined && !s.whole)).toBe(true);
+    const arrayText = Buffer.from(`[${lines.join(",\n")}]`);
+    // Every later range starts at an element's `{`, on the line and column the plan gives it.
+    for (const s of arrays.slice(1)) {
+      expect(String.fromCharCode(arrayText[s.start]!)).toBe("{");
+      const before = arrayText.subarray(0, s.start).toString();
+      expect(s.array!.line).toBe(before.split("\n").length);
+      expect(s.array!.column).toBe(s.start - before.lastIndexOf("\n"));
+    }
+    expect(shards.filter((s) => s.input === 3)).toEqual([
+      { id: expect.any(Number), input: 3, path: "small.json", start: 0, end: undefined, whole: true },
     ]);
+    expect(shards.filter((s) => s.input === 4).map((s) => s.whole)).toEqual([true]);
     expect(shards.filter((s) => s.input === 1)).toHaveLength(1);
     const ranges = shards.filter((s) => s.input === 2);
     expect(ranges.length).toBeGreaterThan(5);

@@ -11,6 +11,7 @@
 import { open } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Envelope, Issue, RejectReason, StageContext } from "@curate/core";
+import { ArrayCutScanner, JsonArraySplitter } from "./array.js";
 import { DEFAULT_MAX_LINE_BYTES } from "./defaults.js";
 import { resolveInputs, STDIN } from "./inputs.js";
 import { JsonlSplitter } from "./jsonl.js";
@@ -34,6 +35,11 @@ export interface ShardSpec {
   readonly start: number;
   readonly end: number | undefined;
   /**
+   * A range of a JSON array's elements (the plan found where they start), with the line and byte column of the
+   * range's first byte; absent for a range of JSONL lines.
+   */
+  readonly array?: { readonly line: number; readonly column: number };
+  /**
    * The whole input is this one shard: it is read with the sequential reader (compression, arrays, `.json` values,
    * the input's full stats); a range shard is read with `readShard`.
    */
@@ -46,6 +52,7 @@ export interface ShardPlanOptions extends ReadOptions {
 }
 
 const NAME_NOT_LINES = /\.json(?:\.(?:gz|zst|zstd))?$/i;
+
 /** Bytes read at a time when looking for the newline after a cut. */
 const PROBE = 64 * 1024;
 
@@ -63,13 +70,23 @@ export async function planShards(patterns: readonly string[], options: ShardPlan
   const inputs = await resolveInputs(patterns, options);
   for (const [input, { path, bytes }] of inputs.entries()) {
     const whole = { id: shards.length, input, path, start: 0, end: undefined, whole: true };
-    if (path === STDIN || bytes === undefined || bytes < 2 * target || NAME_NOT_LINES.test(path)) {
+    if (path === STDIN || bytes === undefined || bytes < 2 * target) {
       shards.push(whole);
       continue;
     }
     const file = await open(resolve(cwd, path), "r");
     try {
-      if (!(await isPlainLines(file))) {
+      const head = await contentStart(file);
+      if (head === undefined) {
+        shards.push(whole);
+        continue;
+      }
+      if (head.byte === 91) {
+        if (!(await cutArray(file, head, target, input, path, shards))) shards.push(whole);
+        continue;
+      }
+      // A `.json` name that is not an array holds JSON values, whose starts cannot be found from the middle.
+      if (NAME_NOT_LINES.test(path)) {
         shards.push(whole);
         continue;
       }
@@ -86,15 +103,63 @@ export async function planShards(patterns: readonly string[], options: ShardPlan
   return shards;
 }
 
-/** Whether a file is uncompressed and does not start (after whitespace and a BOM) with `[`: JSONL lines. */
-async function isPlainLines(file: import("node:fs/promises").FileHandle): Promise<boolean> {
+/** Where an uncompressed file's content starts (after a BOM and whitespace): its first byte, offset and line. */
+interface ContentStart {
+  readonly byte: number;
+  readonly offset: number;
+  readonly line: number;
+  readonly lineStart: number;
+}
+
+/** The start of a file's content, or undefined when it is compressed or has none within the first 64 KiB. */
+async function contentStart(file: import("node:fs/promises").FileHandle): Promise<ContentStart | undefined> {
   const head = Buffer.alloc(PROBE);
   const { bytesRead } = await file.read(head, 0, PROBE, 0);
   const bytes = head.subarray(0, bytesRead);
-  if (detectCompression(bytes) !== "none") return false;
+  if (detectCompression(bytes) !== "none") return undefined;
   let i = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
-  while (i < bytes.length && (bytes[i] === 32 || bytes[i] === 9 || bytes[i] === 10 || bytes[i] === 13)) i++;
-  return i < bytes.length && bytes[i] !== 91;
+  let line = 1;
+  let lineStart = 0;
+  for (; i < bytes.length && (bytes[i] === 32 || bytes[i] === 9 || bytes[i] === 10 || bytes[i] === 13); i++) {
+    if (bytes[i] === 10) {
+      line++;
+      lineStart = i + 1;
+    }
+  }
+  return i < bytes.length ? { byte: bytes[i]!, offset: i, line, lineStart } : undefined;
+}
+
+/**
+ * Cuts a file holding one JSON array into element ranges (`ArrayCutScanner`: one structural pass over its bytes, no
+ * parsing) and adds them to `shards`. Returns false, adding nothing, when there is no cut to make.
+ */
+async function cutArray(
+  file: import("node:fs/promises").FileHandle,
+  head: ContentStart,
+  target: number,
+  input: number,
+  path: string,
+  shards: ShardSpec[],
+): Promise<boolean> {
+  const scanner = new ArrayCutScanner(target, head.offset + 1, head.line, head.lineStart);
+  const chunk = Buffer.alloc(1 << 20);
+  for (let at = head.offset + 1; ; ) {
+    const { bytesRead } = await file.read(chunk, 0, chunk.length, at);
+    if (bytesRead === 0) break;
+    scanner.push(chunk.subarray(0, bytesRead));
+    at += bytesRead;
+  }
+  const cuts = scanner.cuts;
+  if (cuts.length === 0) return false;
+  let start = 0;
+  let array = { line: 1, column: 1 };
+  for (const cut of cuts) {
+    shards.push({ id: shards.length, input, path, start, end: cut.offset, whole: false, array });
+    start = cut.offset;
+    array = { line: cut.line, column: cut.column };
+  }
+  shards.push({ id: shards.length, input, path, start, end: undefined, whole: false, array });
+  return true;
 }
 
 /** The offset just after the first newline at or after `from` (or `size` when there is none). */
@@ -152,10 +217,13 @@ export async function readShard(shard: ShardSpec, options: ReadOptions = {}): Pr
   if (shard.whole) return readWhole(shard, options);
   const maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
   // The first shard starts the file: a BOM and leading blank lines are the whole-file reader's to handle.
+  // A later range of an array starts at an element, with the input's line and column: its lines need no stitching.
   const splitter =
     shard.start === 0
       ? new RecordSplitter(shard.path, maxLineBytes)
-      : new JsonlSplitter(shard.path, maxLineBytes, 1, 1, shard.start);
+      : shard.array
+        ? new JsonArraySplitter(shard.path, maxLineBytes, shard.array.line, shard.array.column, shard.start)
+        : new JsonlSplitter(shard.path, maxLineBytes, 1, 1, shard.start);
   const file = await open(resolve(options.cwd ?? process.cwd(), shard.path), "r");
   const out: Entry[] = [];
   try {
@@ -168,11 +236,15 @@ export async function readShard(shard: ShardSpec, options: ReadOptions = {}): Pr
       splitter.push(Buffer.from(chunk.subarray(0, bytesRead)), out);
       at += bytesRead;
     }
-    splitter.end(out);
+    if (shard.end !== undefined && !(splitter instanceof JsonlSplitter)) splitter.endRange(out);
+    else splitter.end(out);
   } finally {
     await file.close();
   }
   const records = numberEntries(out, 1, shard.input) - 1;
+  if (splitter instanceof JsonArraySplitter || shard.array) {
+    return { shard, entries: out.map(toShardEntry), records, lines: 0, blankLines: 0 };
+  }
   const line = splitter instanceof RecordSplitter ? splitter.line : splitter.currentLine;
   return { shard, entries: out.map(toShardEntry), records, lines: line - 1, blankLines: splitter.blankLines };
 }

@@ -121,6 +121,13 @@ export class RecordSplitter {
     }
   }
 
+  /** A shard of the input ended (see `JsonArraySplitter.endRange`); for JSONL, the same as `end`. */
+  endRange(out: Entry[]): void {
+    if (this.inner instanceof JsonArraySplitter) this.inner.endRange(out);
+    else this.endBytes(out);
+    if (!this.noted && this.container === "json-array" && LINES_NAME.test(this.file)) this.noted = noteArray(out);
+  }
+
   /** The input ended: flushes the last record. An input of only whitespace is JSONL with blank lines (no records in a `.json` file). */
   end(out: Entry[]): void {
     this.endBytes(out);

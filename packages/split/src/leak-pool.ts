@@ -1,6 +1,5 @@
-import { Worker } from "node:worker_threads";
 import { InternalError } from "@curate/core";
-import { workerEntry } from "@curate/core/worker";
+import { WorkerPool, workerEntry } from "@curate/core/worker";
 
 /** Texts as sent to the worker: UTF-16 code units, text k ending at byte `ends[k]` (see `TextBatch`). */
 export interface PackedTexts {
@@ -80,89 +79,60 @@ function workerUrl(): Promise<URL> {
   return workerEntry(import.meta.url, "leak-worker");
 }
 
-interface Waiter {
-  resolve(response: LeakResponse): void;
-  reject(error: Error): void;
-}
+type Channel = WorkerPool<LeakMessage, LeakResponse>;
+type LeakMessage = LeakRequest extends infer R ? (R extends { id: number } ? Omit<R, "id"> : never) : never;
 
 /**
  * The held-out n-gram index on a worker thread: `add` indexes held-out texts, `check` looks training texts up.
- * One worker answers in order, so a check sees every add sent before it and results match the in-thread index
- * exactly. Every promise already has a rejection handler (a failed batch surfaces where it is awaited, never as an
- * unhandled rejection); the worker never keeps the process alive.
+ * One thread of the shared `WorkerPool` with every request in flight at once: it answers in order, so a check sees
+ * every add sent before it and results match the in-thread index exactly. Every promise already has a rejection
+ * handler (a failed batch surfaces where it is awaited, never as an unhandled rejection); the worker never keeps the
+ * process alive.
  * @example const w = await NgramWorker.start(13, 1024); w.add(["held out text"], 0); const r = await w.check(["train"]); await w.close();
  */
 export class NgramWorker {
-  private readonly waiters = new Map<number, Waiter>();
-  private nextId = 0;
-  private failure: Error | undefined;
   private closed = false;
 
-  private constructor(private readonly worker: Worker) {
-    worker.on("message", (response: LeakResponse) => {
-      const waiter = this.waiters.get(response.id);
-      this.waiters.delete(response.id);
-      if (this.waiters.size === 0) worker.unref();
-      if (!waiter) return;
-      if (response.error === undefined) waiter.resolve(response);
-      else waiter.reject(new InternalError(`split: the leakage worker failed: ${response.error}`));
-    });
-    worker.on("error", (cause) =>
-      this.fail(new InternalError(`split: the leakage worker crashed: ${cause.message}`, { cause })),
-    );
-    worker.on("exit", (code) => {
-      if (!this.closed) this.fail(new InternalError(`split: the leakage worker exited with code ${code}`));
-    });
-    worker.unref();
-  }
+  private constructor(private readonly channel: Channel) {}
 
   /** Starts a worker for `n`-grams with an index sized for `capacity` distinct n-grams. */
   static async start(n: number, capacity: number): Promise<NgramWorker> {
-    return new NgramWorker(new Worker(await workerUrl(), { workerData: { n, capacity } }));
+    const channel: Channel = await WorkerPool.start(await workerUrl(), 1, {
+      name: "split: the leakage worker",
+      workerData: { n, capacity },
+      depth: Number.POSITIVE_INFINITY,
+    });
+    return new NgramWorker(channel);
   }
 
   /** Indexes `texts` as held-out documents `firstDoc`, `firstDoc + 1`, …; resolves when done. */
   add(texts: PackedTexts, firstDoc: number): Promise<LeakResponse> {
-    return this.send((id) => ({ op: "add", id, texts, firstDoc }));
+    return this.send({ op: "add", texts, firstDoc });
   }
 
   /** Looks up every n-gram of each text (in order); resolves with the documents handed out per text. */
   check(texts: PackedTexts): Promise<LeakResponse> {
-    return this.send((id) => ({ op: "check", id, texts }));
+    return this.send({ op: "check", texts });
   }
 
   /** The index's size in bytes (`NgramIndex.bytes`), after every earlier message. */
   async bytes(): Promise<number> {
-    return (await this.send((id) => ({ op: "bytes", id }))).bytes ?? 0;
+    return (await this.send({ op: "bytes" })).bytes ?? 0;
   }
 
-  private send(request: (id: number) => LeakRequest): Promise<LeakResponse> {
-    if (this.failure) return Promise.reject(this.failure);
-    const id = this.nextId++;
-    const promise = new Promise<LeakResponse>((resolve, reject) => {
-      this.waiters.set(id, { resolve, reject });
+  private send(message: LeakMessage): Promise<LeakResponse> {
+    const transfer = message.op === "bytes" ? [] : [message.texts.bytes, message.texts.ends.buffer as ArrayBuffer];
+    const promise = this.channel.run(message, transfer).catch((error: Error) => {
+      throw new InternalError(error.message, { cause: error });
     });
     promise.catch(() => {});
-    this.worker.ref();
-    const message = request(id);
-    this.worker.postMessage(
-      message,
-      message.op === "bytes" ? [] : [message.texts.bytes, message.texts.ends.buffer as ArrayBuffer],
-    );
     return promise;
-  }
-
-  private fail(error: Error): void {
-    this.failure ??= error;
-    for (const waiter of this.waiters.values()) waiter.reject(error);
-    this.waiters.clear();
   }
 
   /** Stops the worker; batches still in flight are rejected. Safe to call twice. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.fail(new InternalError("split: the leakage worker was closed with batches in flight"));
-    await this.worker.terminate();
+    await this.channel.close();
   }
 }

@@ -1,5 +1,13 @@
 import { availableParallelism } from "node:os";
-import { CurateError, type Envelope, type Stage, type StageContext, UsageError } from "@curate/core";
+import {
+  CurateError,
+  type Envelope,
+  type Stage,
+  type StageContext,
+  takeFact,
+  UsageError,
+  withPreparer,
+} from "@curate/core";
 import {
   type ChatCount,
   type ChatInput,
@@ -123,16 +131,51 @@ export function countTokens(options: CountTokensOptions): CountTokensStage {
   });
   let info: TokenizerInfo | undefined;
 
+  // The shard phase counts ahead (a named tokenizer only: a `Tokenizer` object cannot be rebuilt elsewhere): a
+  // record's fact is its shape and counts (or the template's error), with the tokenizer's description. A batch whose
+  // records all have facts needs no tokenizer here; the tokenizer is opened on the first batch that does (or to
+  // truncate).
+  // On a GPU the stage counts for itself: shard threads would each open the device (or count on their CPUs).
+  const preparedKey = spec === undefined || device !== "cpu" ? undefined : `countTokens:${JSON.stringify(spec)}`;
+  let opened: Promise<Counter> | undefined;
+  const counterOf = (): Promise<Counter> => {
+    opened ??= (async () => {
+      const tokenizer =
+        spec === undefined
+          ? (tokenizerOption as Tokenizer)
+          : device === "cpu"
+            ? openTokenizer(spec, poolOptions(options))
+            : await onDevice(spec, device, options);
+      info = await tokenizer.info();
+      return new Counter(tokenizer, info);
+    })();
+    return opened;
+  };
+  const release = async (): Promise<void> => {
+    const used = opened;
+    opened = undefined;
+    if (used) await (await used.catch(() => undefined))?.tokenizer.close();
+  };
+
+  function countOrReplay(batch: readonly Envelope[]): Promise<Counted[]> {
+    if (preparedKey !== undefined) {
+      const facts: TokensFact[] = [];
+      for (const item of batch) {
+        const fact = takeFact<TokensFact>(item.source, preparedKey);
+        if (fact === undefined) break;
+        facts.push(fact);
+      }
+      if (facts.length === batch.length) {
+        info ??= facts[0]?.info;
+        return Promise.resolve(batch.map((item, i) => counted(item, facts[i]!)));
+      }
+    }
+    return counterOf().then((counter) => counter.countBatch(batch));
+  }
+
   const stage = async function* countTokens(source: AsyncIterable<Envelope>, ctx: StageContext) {
     stats.reset();
-    const tokenizer =
-      spec === undefined
-        ? (tokenizerOption as Tokenizer)
-        : device === "cpu"
-          ? openTokenizer(spec, poolOptions(options))
-          : await onDevice(spec, device, options);
-    info = await tokenizer.info();
-    const counter = new Counter(tokenizer, info);
+    if (spec === undefined) await counterOf();
     // Several batches in flight keep every worker busy; awaiting them in order keeps the output in input order. On 2
     // cores the main thread (reading, parsing, shapes) shares a core with a worker and is descheduled now and then:
     // 8 batches per thread (~0.1 s of counting queued per worker) keep the workers fed meanwhile. Measured on the
@@ -146,20 +189,22 @@ export function countTokens(options: CountTokensOptions): CountTokensStage {
         batch.push(item);
         chars += roughSize(item.data);
         if (batch.length >= batchSize || chars >= BATCH_CHARS) {
-          inFlight.push(settled(counter.countBatch(batch)));
+          inFlight.push(settled(countOrReplay(batch)));
           batch = [];
           chars = 0;
-          while (inFlight.length >= depth) yield* route(await inFlight.shift()!, ctx, counter);
+          while (inFlight.length >= depth) yield* route(await inFlight.shift()!, ctx);
         }
       }
-      if (batch.length > 0) inFlight.push(settled(counter.countBatch(batch)));
-      while (inFlight.length > 0) yield* route(await inFlight.shift()!, ctx, counter);
+      if (batch.length > 0) inFlight.push(settled(countOrReplay(batch)));
+      while (inFlight.length > 0) yield* route(await inFlight.shift()!, ctx);
+      // Describe the tokenizer even when no record needed it here (all counted ahead, or none at all).
+      if (info === undefined) await counterOf();
     } finally {
-      await tokenizer.close();
+      await release();
     }
   };
 
-  async function* route(counted: readonly Counted[], ctx: StageContext, counter: Counter): AsyncGenerator<Envelope> {
+  async function* route(counted: readonly Counted[], ctx: StageContext): AsyncGenerator<Envelope> {
     for (const { item, plan, counts, error } of counted) {
       if (plan === undefined) {
         ctx.reject(item, {
@@ -198,7 +243,8 @@ export function countTokens(options: CountTokensOptions): CountTokensStage {
           continue;
         }
         if (onOverflow === "truncate") {
-          const truncated = await truncateRecord(item, plan, counts, maxTokens, counter);
+          const full = "sequences" in plan ? plan : planFor(item.data)!;
+          const truncated = await truncateRecord(item, full, counts, maxTokens, await counterOf());
           if (typeof truncated === "string") {
             record(counts);
             ctx.reject(item, {
@@ -232,7 +278,40 @@ export function countTokens(options: CountTokensOptions): CountTokensStage {
     }
   }
 
-  return Object.assign(stage, { stats, info: () => info });
+  const described = Object.assign(stage, { stats, info: () => info });
+  if (preparedKey === undefined) return described;
+  return withPreparer(described, {
+    key: preparedKey,
+    async prepare(items) {
+      const counter = await counterOf();
+      return (await counter.countBatch(items)).map(
+        ({ plan, counts, error }): TokensFact => ({
+          info: counter.info,
+          ...(plan ? { shape: plan.shape } : {}),
+          ...(counts ? { counts } : {}),
+          ...(error !== undefined ? { error } : {}),
+        }),
+      );
+    },
+    close: release,
+  });
+}
+
+/** A record's counts made ahead, as plain data (see `countOrReplay`). */
+interface TokensFact {
+  readonly info: TokenizerInfo;
+  readonly shape?: Plan["shape"];
+  readonly counts?: TokenCounts;
+  readonly error?: string;
+}
+
+function counted(item: Envelope, fact: TokensFact): Counted {
+  return {
+    item,
+    plan: fact.shape === undefined ? undefined : { shape: fact.shape },
+    ...(fact.counts ? { counts: fact.counts } : {}),
+    ...(fact.error !== undefined ? { error: fact.error } : {}),
+  };
 }
 
 /**
@@ -282,7 +361,8 @@ function roughSize(data: unknown): number {
 
 interface Counted {
   readonly item: Envelope;
-  readonly plan: Plan | undefined;
+  /** The record's plan, or only its shape when the counts were made ahead (see `TokensFact`). */
+  readonly plan: Plan | Pick<Plan, "shape"> | undefined;
   readonly counts?: TokenCounts;
   readonly error?: string;
 }

@@ -5,8 +5,12 @@ import {
   describeValue,
   type Envelope,
   type Issue,
+  type PreparedStage,
+  type RejectReason,
   type StageContext,
+  takeFact,
   UsageError,
+  withPreparer,
 } from "@curate/core";
 import {
   detectFormat,
@@ -142,7 +146,7 @@ function isRecordSchema(value: unknown): value is RecordSchema {
  * @example
  * const run = runPipeline(readInputs(["data/*.jsonl"]), [validate({ format: "auto", rules: { system_not_first: "error" } })]);
  */
-export function validate(options: ValidateOptions = {}): BatchStage {
+export function validate(options: ValidateOptions = {}): PreparedStage<BatchStage> {
   const requested = options.format ?? (options.schema === undefined ? "auto" : "none");
   if (requested !== "auto" && requested !== "none" && !isFormatName(requested)) {
     throw new UsageError(
@@ -276,6 +280,7 @@ export function validate(options: ValidateOptions = {}): BatchStage {
       return route(item, undefined, [unknown], ctx);
     }
     if (file !== undefined && detected !== file.format) {
+      mismatched = true;
       const mismatch = issue(
         "format_mismatch",
         `the record's ${describeKeys(item.data)} fit ${detected}, but ${item.source.file} holds ${file.format} records (${file.votes} of its first ${file.of} detected records); pass --format to force one, or --rule format_mismatch=off to allow mixed files`,
@@ -315,18 +320,73 @@ export function validate(options: ValidateOptions = {}): BatchStage {
     const items = pending;
     pending = [];
     for (const item of items) {
-      const ok = checkDetected(item, format, ctx);
+      const ok = checkOrReplay(item, format, ctx);
       if (ok) kept.push(ok);
     }
   }
 
   const fixed = requested === "auto" ? undefined : requested;
-  return batchStage("validate", {
+
+  // The shard phase validates ahead: a record's fact is its verdict (reject reason, or warnings and the format it is
+  // kept as) under the file format the shard decided from its own first records. The stage replays a verdict only
+  // when that format equals the one it decided for the file (always, for a forced format); otherwise it checks the
+  // record itself, so a shard that guessed differently changes nothing.
+  const preparedKey = `validate:${JSON.stringify([requested, [...settings], window, userSchema !== undefined])}`;
+
+  // Set when a record's issues quote its file's vote counts (a format mismatch): its verdict holds only for a file
+  // decided by the same votes; any other verdict holds for any decision of the same format.
+  let mismatched = false;
+
+  function verdictOf(item: Envelope, file: FileFormat | undefined): Verdict {
+    mismatched = false;
+    const verdict: Verdict = { file: file ?? null };
+    const recorder: StageContext = {
+      stage: "validate",
+      reject: (_, reason) => {
+        verdict.reason = reason;
+      },
+      duplicate() {},
+      warn: (_, issue) => {
+        verdict.warnings ??= [];
+        verdict.warnings.push(issue);
+      },
+    };
+    const kept = check(item, file, recorder);
+    if (kept !== undefined && kept !== item) verdict.format = kept.meta!.format as FormatName;
+    if (mismatched) verdict.votes = true;
+    return verdict;
+  }
+
+  function check(item: Envelope, file: FileFormat | undefined, ctx: StageContext): Envelope | undefined {
+    if (fixed === undefined) return checkDetected(item, file, ctx);
+    return fixed === "none" ? route(item, undefined, [], ctx) : checkForced(item, fixed, ctx);
+  }
+
+  /** Checks a record, or replays its prepared verdict when it was made under the same file format. */
+  function checkOrReplay(item: Envelope, file: FileFormat | undefined, ctx: StageContext): Envelope | undefined {
+    const verdict = takeFact<Verdict>(item.source, preparedKey);
+    if (verdict === undefined || !sameFile(verdict, file)) return check(item, file, ctx);
+    if (verdict.reason) {
+      ctx.reject(item, verdict.reason);
+      return undefined;
+    }
+    for (const warning of verdict.warnings ?? []) ctx.warn(item, warning);
+    return keep(item, verdict.format);
+  }
+
+  function sameFile(verdict: Verdict, b: FileFormat | undefined): boolean {
+    const a = verdict.file;
+    if (fixed !== undefined) return true;
+    if (a === null || b === undefined) return a === null && b === undefined;
+    return a.format === b.format && (!verdict.votes || (a.votes === b.votes && a.of === b.of));
+  }
+
+  const stage = batchStage("validate", {
     batch(items, ctx) {
       const kept: Envelope[] = [];
       if (fixed !== undefined) {
         for (const item of items) {
-          const ok = fixed === "none" ? route(item, undefined, [], ctx) : checkForced(item, fixed, ctx);
+          const ok = checkOrReplay(item, undefined, ctx);
           if (ok) kept.push(ok);
         }
         return kept;
@@ -334,7 +394,7 @@ export function validate(options: ValidateOptions = {}): BatchStage {
       for (const item of items) {
         const known = decided.get(item.source.file);
         if (known) {
-          const ok = checkDetected(item, known, ctx);
+          const ok = checkOrReplay(item, known, ctx);
           if (ok) kept.push(ok);
           continue;
         }
@@ -356,6 +416,42 @@ export function validate(options: ValidateOptions = {}): BatchStage {
       decided.clear();
     },
   });
+
+  return withPreparer(stage, {
+    key: preparedKey,
+    prepare(items) {
+      // The same decision the stage makes per file, from the first `window` records this shard holds of it.
+      const verdicts: Verdict[] = [];
+      const formats = new Map<string, FileFormat | undefined>();
+      for (let i = 0; i < items.length; i++) {
+        const file = items[i]!.source.file;
+        if (fixed === undefined && !formats.has(file)) {
+          pending = [];
+          for (let j = i; j < items.length && pending.length < window; j++) {
+            if (items[j]!.source.file === file) pending.push(items[j]!);
+          }
+          formats.set(file, decide());
+          pending = [];
+        }
+        verdicts.push(verdictOf(items[i]!, formats.get(file)));
+      }
+      return verdicts;
+    },
+    pass: (item, verdict) => {
+      const v = verdict as Verdict;
+      return v.reason ? undefined : keep(item, v.format);
+    },
+  });
+}
+
+/** What validating a record decided, as plain data (see `checkOrReplay`). */
+interface Verdict {
+  readonly file: FileFormat | null;
+  /** The verdict quotes the file's votes (a format mismatch): it holds only for the same votes. */
+  votes?: true;
+  reason?: RejectReason;
+  warnings?: Issue[];
+  format?: FormatName;
 }
 
 /** The clean path's "the reference path must decide". */
