@@ -91,7 +91,8 @@ export const ROWS = [
   {
     name: "run:all-w2",
     kind: "cli",
-    about: "run:all with --workers 2 --shard-bytes 8 MiB (the shard phase: parse, verdicts, hashes, sketches, counts in 2 threads)",
+    about:
+      "run:all with --workers 2 --shard-bytes 8 MiB (the shard phase: parse, verdicts, hashes, sketches, counts in 2 threads)",
     config: { ...RUN_BASE, workers: 2, shardBytes: 8 * 1024 * 1024 },
     stages: ["read+validate", "read+exact", "read+near-2t", "read+tokens-o200k-2t", "read+split+write"],
   },
