@@ -1,7 +1,6 @@
 import { availableParallelism } from "node:os";
-import { Worker } from "node:worker_threads";
 import { CurateError } from "@curate/core";
-import { workerEntry } from "@curate/core/worker";
+import { WorkerPool, workerEntry } from "@curate/core/worker";
 import type { BackendOptions, SharedBackend } from "./backend.js";
 import {
   handle,
@@ -21,16 +20,6 @@ export interface PoolOptions {
   readonly workers?: boolean;
   /** Piece-cache entries per thread (fast engine); 0 turns the cache off. */
   readonly cacheEntries?: number;
-}
-
-interface Slot {
-  readonly worker: Worker;
-  pending: number;
-}
-
-interface Waiter {
-  resolve(value: unknown): void;
-  reject(error: unknown): void;
 }
 
 /** Batches smaller than this (UTF-16 units) go to one thread whole: splitting them costs more than it saves. */
@@ -59,10 +48,8 @@ export class TokenizerPool {
   readonly threads: number;
   readonly inProcess: boolean;
   private readonly options: BackendOptions;
-  private slots: Slot[] | undefined;
-  private starting: Promise<Slot[]> | undefined;
-  private readonly waiters = new Map<number, Waiter>();
-  private nextId = 1;
+  /** The threads, on the shared `WorkerPool`: started on the first batch that needs them. */
+  private workers: Promise<WorkerPool<Omit<Request, "id">, unknown>> | undefined;
 
   constructor(options: PoolOptions = {}) {
     const threads = options.threads ?? availableParallelism();
@@ -84,78 +71,46 @@ export class TokenizerPool {
 
   /** Stops the worker threads. Later calls start new ones. */
   async close(): Promise<void> {
-    const slots = this.slots ?? (this.starting ? await this.starting.catch(() => undefined) : undefined);
-    this.slots = undefined;
-    this.starting = undefined;
-    if (slots) await Promise.all(slots.map((s) => s.worker.terminate()));
+    const workers = this.workers;
+    this.workers = undefined;
+    if (workers) await (await workers.catch(() => undefined))?.close();
   }
 
-  private async start(): Promise<Slot[]> {
-    if (this.slots) return this.slots;
-    this.starting ??= (async () => {
-      const url = await workerUrl();
-      const slots: Slot[] = [];
-      for (let i = 0; i < this.threads; i++) {
-        const worker = new Worker(url);
-        const slot: Slot = { worker, pending: 0 };
-        worker.on("message", (response: Response) => this.settle(slot, response));
-        worker.on("error", (error) => this.fail(error));
-        worker.unref();
-        slots.push(slot);
-      }
-      this.slots = slots;
-      return slots;
-    })();
-    return this.starting;
-  }
-
-  private settle(slot: Slot, response: Response): void {
-    slot.pending--;
-    if (slot.pending === 0) slot.worker.unref();
-    const waiter = this.waiters.get(response.id);
-    if (waiter === undefined) return;
-    this.waiters.delete(response.id);
-    if (response.ok) waiter.resolve(response.result);
-    else waiter.reject(toError(response.error));
-  }
-
-  private fail(error: unknown): void {
-    const failure = new CurateError(
-      "CURATE_TOKENIZER",
-      `tokenizer worker failed: ${error instanceof Error ? error.message : String(error)}`,
-      { cause: error },
-    );
-    for (const waiter of this.waiters.values()) waiter.reject(failure);
-    this.waiters.clear();
-    void this.close();
+  private start(): Promise<WorkerPool<Omit<Request, "id">, unknown>> {
+    this.workers ??= (async () =>
+      WorkerPool.start<Omit<Request, "id">, unknown>(await workerUrl(), this.threads, {
+        name: "tokenizer",
+        // Every batch goes to the least busy thread at once: a thread answers its batches as they finish.
+        depth: Number.POSITIVE_INFINITY,
+        decode: (reply) => {
+          const response = reply as Response;
+          return response.ok ? response.result : toError(response.error);
+        },
+        lost: (message, cause) => {
+          // A lost thread fails this pool (its other threads stop); the next batch starts fresh threads.
+          const failed = this.workers;
+          this.workers = undefined;
+          void failed?.then((pool) => pool.close());
+          return new CurateError("CURATE_TOKENIZER", `tokenizer worker failed: ${message}`, { cause });
+        },
+      }))();
+    return this.workers;
   }
 
   /**
-   * Runs one operation on one batch: in-process, or on the least busy worker (`slot` pins it to one, for `info`).
+   * Runs one operation on one batch: in-process, or on the least busy thread (`slotIndex` pins it to one, for
+   * `info` and `share`).
    * @internal
    */
   async run(spec: TokenizerSpec, op: Op, args: unknown, slotIndex?: number, shared?: SharedBackend): Promise<unknown> {
-    const request: Request = {
-      id: this.nextId++,
-      spec,
-      options: this.options,
-      op,
-      args,
-      ...(shared === undefined ? {} : { shared }),
-    };
+    const request = { spec, options: this.options, op, args, ...(shared === undefined ? {} : { shared }) };
     if (this.inProcess) {
-      const { response } = await handle(request);
+      const { response } = await handle({ ...request, id: 0 });
       if (response.ok) return response.result;
       throw toError(response.error);
     }
-    const slots = await this.start();
-    let slot = slots[slotIndex ?? 0]!;
-    if (slotIndex === undefined) for (const s of slots) if (s.pending < slot.pending) slot = s;
-    if (slot.pending++ === 0) slot.worker.ref();
-    return new Promise((resolve, reject) => {
-      this.waiters.set(request.id, { resolve, reject });
-      slot.worker.postMessage(request);
-    });
+    const workers = await this.start();
+    return slotIndex === undefined ? workers.run(request) : workers.runOn(slotIndex, request);
   }
 
   /** How many ways to split a batch: one per thread when the batch is large enough to be worth it. @internal */
