@@ -87,5 +87,5 @@ describe("curate run --workers", () => {
     // The big input was really cut (its file is ~2 MB, shards of 100 kB): the identities still run 1..n.
     expect(first!.inputs[0]).toMatchObject({ records: expect.any(Number), compression: "none", container: "jsonl" });
     expect(first!.inputs[2]).toMatchObject({ records: 2500, compression: "none", container: "json-array" });
-  });
+  }, 300_000);
 });

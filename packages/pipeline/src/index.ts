@@ -13,7 +13,6 @@ import type { Manifest } from "@curate/write";
 import { execute, type PlanSource, runDataset } from "./engine.js";
 
 export * from "./engine.js";
-export * from "./shards.js";
 
 /** Options of `Pipeline.run`: where and how to write the dataset folder. */
 export interface PipelineRunOptions {

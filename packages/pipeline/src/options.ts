@@ -120,7 +120,7 @@ export const runOptions: readonly OptionSpec[] = [
     key: "workers",
     value: { kind: "int", min: 1, max: 256 },
     default: 1,
-    help: "threads that read and parse input shards; output byte-identical for any n (1: in-process)",
+    help: "threads for the shard phase (reading, validation, dedup hashes and sketches, token counts); output byte-identical for any n (1: in-process)",
   },
   {
     name: "shardBytes",
@@ -129,7 +129,7 @@ export const runOptions: readonly OptionSpec[] = [
     key: "shardBytes",
     value: { kind: "int", min: 1 },
     default: 64 * 1024 * 1024,
-    help: "bytes per shard of a big plain JSONL input, for --workers",
+    help: "bytes per shard of a big JSONL file or JSON array, for --workers",
   },
   {
     name: "maxLineBytes",

@@ -8,8 +8,9 @@ import { readInputs, type ShardResult } from "@curate/read";
 import { afterAll, describe, expect, it } from "vitest";
 import type { RunConfig } from "./config.js";
 import { runDataset } from "./engine.js";
-import { type PlanSource, runShardTask, shardedSource, workersSource } from "./index.js";
+import type { PlanSource } from "./index.js";
 import { planStages } from "./plan.js";
+import { runShardTask, shardedSource, workersSource } from "./shards.js";
 
 const dir = mkdtempSync(join(tmpdir(), "curate-shard-phase-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -169,7 +169,7 @@ export async function runConfigured(
   const inputs = config.inputs ?? [];
   const [
     { planStages },
-    { runDataset, workersSource },
+    { runDataset },
     { manifestSummaryJson, summaryNotes, summaryRows },
     { readInputs, resolveInputs },
   ] = await Promise.all([
@@ -203,7 +203,7 @@ export async function runConfigured(
       inputs,
       source:
         workers > 1
-          ? workersSource(inputs, {
+          ? (await import("@curate/pipeline/shards")).workersSource(inputs, {
               ...(config.maxLineBytes !== undefined ? { maxLineBytes: config.maxLineBytes } : {}),
               ...(config.shardBytes !== undefined ? { shardBytes: config.shardBytes } : {}),
               workers,
