@@ -21,8 +21,9 @@ import { build } from "esbuild";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 /** Packages the bundle imports at run time instead of carrying: tokenizer libraries (only `curate tokens` and the
- * tokens stage need them) and esbuild (only used when running from TypeScript source). */
-export const external = ["tiktoken", "@huggingface/tokenizers", "@huggingface/jinja", "esbuild"];
+ * tokens stage need them), esbuild (only used when running from TypeScript source) and webgpu (Dawn, a native
+ * addon: only `--device gpu|auto` loads it). */
+export const external = ["tiktoken", "@huggingface/tokenizers", "@huggingface/jinja", "esbuild", "webgpu"];
 
 /**
  * Writes the bundle into `out` (emptied first) and returns the files written, relative to it.

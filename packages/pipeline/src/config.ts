@@ -142,6 +142,7 @@ export interface RunConfig {
         readonly onOverflow?: "drop" | "truncate" | "keep" | "fail";
         /** Socket of a `curate tokenizer serve` to count through, or `auto`. */
         readonly service?: string;
+        readonly device?: "cpu" | "gpu" | "auto";
       };
   readonly split?:
     | false

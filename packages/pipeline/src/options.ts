@@ -348,6 +348,15 @@ export const runOptions: readonly OptionSpec[] = [
     env: "CURATE_TOKENIZER_SERVICE",
     help: "count through `curate tokenizer serve` on this socket; auto: if one runs, else in-process",
   },
+  {
+    name: "device",
+    flag: "--device <device>",
+    section: "tokens",
+    key: "device",
+    value: { kind: "choice", choices: ["cpu", "gpu", "auto"] },
+    default: "cpu",
+    help: "count tokens on the cpu, the gpu (WebGPU; o200k/cl100k), or auto (the GPU when an adapter is found)",
+  },
 
   {
     name: "split",

@@ -15,10 +15,12 @@ export interface Plan {
   readonly splitStage: SplitStage | undefined;
 }
 
-/** What a plan's stages may tell the caller while they run. */
+/** What a plan's stages may tell the caller while they run (the CLI logs it on stderr). */
 export interface PlanHooks {
   /** A line for the person running it: `--tokenizer-service auto` counting in-process because no service runs. */
   readonly notice?: (message: string) => void;
+  /** Which device counts tokens, and why (`device: gpu, <adapter>`). */
+  readonly onDevice?: (note: string) => void;
 }
 
 /**
@@ -78,6 +80,8 @@ export async function planStages(config: RunConfig, hooks: PlanHooks = {}): Prom
         ...(t.maxTokens !== undefined ? { maxTokens: t.maxTokens } : {}),
         ...(t.minTokens !== undefined ? { minTokens: t.minTokens } : {}),
         ...(t.onOverflow !== undefined ? { onOverflow: t.onOverflow } : {}),
+        ...(t.device !== undefined ? { device: t.device } : {}),
+        ...(hooks.onDevice !== undefined ? { onDevice: hooks.onDevice } : {}),
         ...(config.threads !== undefined ? { threads: config.threads } : {}),
         ...(t.service !== undefined ? { service: t.service } : {}),
         ...(hooks.notice ? { onNotice: hooks.notice } : {}),

@@ -1,5 +1,9 @@
 export type { Backend, BackendOptions } from "./backend.js";
 export { loadBackend } from "./backend.js";
+// For other backends of the same tokenizers (the WebGPU one): the rank tables and the scanners' character classes.
+export { codePointClass } from "./engine/pretokenize.js";
+export type { TiktokenData } from "./engine/tiktoken-data.js";
+export { loadTiktokenData } from "./engine/tiktoken-data.js";
 export {
   closestOpenAiModels,
   contentText,

@@ -270,6 +270,17 @@ describe("countTokens", () => {
     expect(() => countTokens({ ...opts, onOverflow: "truncate" })).toThrow(/needs --max-tokens/);
     expect(() => countTokens({ ...opts, onOverflow: "squash" as never })).toThrow(/drop, truncate, keep, fail/);
     expect(() => countTokens({ ...opts, annotate: "bad key" })).toThrow(/annotate/);
+    expect(() => countTokens({ ...opts, device: "tpu" as never })).toThrow(/device.*cpu, gpu or auto/);
+  });
+
+  it("keeps a tokenizer the GPU kernel does not implement on the CPU with --device gpu, and says why", async () => {
+    const notes: string[] = [];
+    const stage = countTokens({ tokenizer: "p50k_base", device: "gpu", threads: 1, onDevice: (n) => notes.push(n) });
+    const { kept } = await runStage(stage, [{ text: "hello world" }]);
+    expect(kept).toHaveLength(1);
+    expect(notes).toEqual([
+      "device: cpu (p50k_base stays on the CPU: the GPU kernel implements o200k_base and cl100k_base)",
+    ]);
   });
 });
 

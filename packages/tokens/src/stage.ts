@@ -54,6 +54,14 @@ export interface CountTokensOptions {
   readonly service?: string;
   /** Told when `service: "auto"` counts in-process instead (no service, or it went away); the CLI prints it. */
   readonly onNotice?: (message: string) => void;
+  /**
+   * Where to count: `cpu` (default: the worker pool), `gpu` (the WebGPU backend, `@curate/tokenizer-gpu`, loaded only
+   * then; a usage error without an adapter), or `auto` (the GPU when an adapter is found, else the CPU). Tokenizers
+   * the GPU kernel does not implement stay on the CPU. Ignored when `tokenizer` is a `Tokenizer`.
+   */
+  readonly device?: "cpu" | "gpu" | "auto";
+  /** Told which device counts and why (`device: gpu, <adapter>`), once the stage starts, for the CLI's log. */
+  readonly onDevice?: (note: string) => void;
 }
 
 /** What the stage adds to `meta.tokens` and, with `annotate`, to the record. */
@@ -100,6 +108,10 @@ export function countTokens(options: CountTokensOptions): CountTokensStage {
   checkCount("maxTokens", maxTokens);
   checkCount("minTokens", minTokens);
   checkCount("batchSize", options.batchSize);
+  const device = options.device ?? "cpu";
+  if (!["cpu", "gpu", "auto"].includes(device)) {
+    throw new UsageError(`countTokens(): \`device\` must be cpu, gpu or auto, found "${device}"`);
+  }
   if (!policies.includes(onOverflow)) {
     throw new UsageError(`countTokens(): \`onOverflow\` must be one of ${policies.join(", ")}, found "${onOverflow}"`);
   }
@@ -131,20 +143,23 @@ export function countTokens(options: CountTokensOptions): CountTokensStage {
   // record's fact is its shape and counts (or the template's error), with the tokenizer's description. A batch whose
   // records all have facts needs no tokenizer here; the tokenizer is opened on the first batch that does (or to
   // truncate).
-  const preparedKey = spec === undefined ? undefined : `countTokens:${JSON.stringify(spec)}`;
+  // On a GPU the stage counts for itself: shard threads would each open the device (or count on their CPUs).
+  const preparedKey = spec === undefined || device !== "cpu" ? undefined : `countTokens:${JSON.stringify(spec)}`;
   let opened: Promise<Counter> | undefined;
   const counterOf = (): Promise<Counter> => {
     opened ??= (async () => {
       const tokenizer =
         spec === undefined
           ? (tokenizerOption as Tokenizer)
-          : options.service !== undefined
-            ? await (await import("@curate/tokenizer-service")).openServiceTokenizer(spec, {
-                service: options.service,
-                pool: poolOptions(options),
-                ...(options.onNotice ? { onNotice: options.onNotice } : {}),
-              })
-            : openTokenizer(spec, poolOptions(options));
+          : device !== "cpu"
+            ? await onDevice(spec, device, options)
+            : options.service !== undefined
+              ? await (await import("@curate/tokenizer-service")).openServiceTokenizer(spec, {
+                  service: options.service,
+                  pool: poolOptions(options),
+                  ...(options.onNotice ? { onNotice: options.onNotice } : {}),
+                })
+              : openTokenizer(spec, poolOptions(options));
       info = await tokenizer.info();
       return new Counter(tokenizer, info);
     })();
@@ -320,6 +335,14 @@ function counted(item: Envelope, fact: TokensFact): Counted {
 function settled<T>(promise: Promise<T>): Promise<T> {
   promise.catch(() => {});
   return promise;
+}
+
+/** Opens the tokenizer on the GPU or the CPU; the WebGPU package (and Dawn) load only here. */
+async function onDevice(spec: TokenizerSpec, device: "gpu" | "auto", options: CountTokensOptions): Promise<Tokenizer> {
+  const { openDeviceTokenizer } = await import("@curate/tokenizer-gpu");
+  const opened = await openDeviceTokenizer(spec, { device, ...poolOptions(options) });
+  options.onDevice?.(opened.note);
+  return opened.tokenizer;
 }
 
 function poolOptions(options: CountTokensOptions): { threads?: number } {

@@ -188,7 +188,12 @@ export async function runConfigured(
     import("@curate/write"),
     import("@curate/read"),
   ]);
-  const { stages, splitStage } = await planStages(config, { notice: output.quiet ? () => {} : note });
+  const { stages, splitStage } = await planStages(config, {
+    notice: output.quiet ? () => {} : note,
+    onDevice: (line) => {
+      if (!output.quiet) note(line);
+    },
+  });
   // The shard phase's threads (reading, validation verdicts, dedup hashes and sketches, token counts); the stages'
   // own threads (--threads) serve the records that come without that work. In-process by default: on the shared
   // 2-core machine the shard phase on 2 threads has not yet beaten it (bench/RESULTS.md, run:all-w1 and -w2).

@@ -23,6 +23,7 @@ Examples:
   $ curate tokens data.jsonl --tokenizer o200k_base --min-tokens 8 --out kept.jsonl --json > stats.json
   $ cat raw.jsonl | curate tokens --model gpt-4.1-mini --price 5 --epochs 2 --out /dev/null
   $ curate tokens data.jsonl --tokenizer llama3 --tokenizer-service auto      through \`curate tokenizer serve\`
+  $ curate tokens big.jsonl --model gpt-4o --device auto --out /dev/null   on the GPU when there is one
 
 Tokenizers: OpenAI encodings (o200k_base, cl100k_base, p50k_base, r50k_base) or models (--model
 gpt-4o-mini, gpt-4.1, gpt-3.5-turbo, ...); llama3 and qwen3 offline by name; or a folder holding a Hugging
@@ -44,6 +45,10 @@ make trainers or the OpenAI API refuse the file.
 loads each tokenizer once for every curate process on the machine; it must be running (else exit 2). auto: the
 service on the default socket if one runs, else in-process threads (and a note says so). Default: in-process
 threads, or $CURATE_TOKENIZER_SERVICE when set. Counts are the same either way.
+
+--device gpu counts o200k_base and cl100k_base (gpt-4o, gpt-4, ...) on a GPU through WebGPU (the npm package
+webgpu; without a GPU, Mesa's llvmpipe); other tokenizers stay on the CPU. auto: the GPU when an adapter is found.
+The device and adapter are logged on stderr. Counts and ids are the same on every device.
 Exit codes: 0 ok, 1 some records were rejected (unreadable, unknown shape, outside the limits), 2 usage error.`;
 
 interface TokensCommandOptions extends IoOptions {
@@ -58,6 +63,7 @@ interface TokensCommandOptions extends IoOptions {
   epochs?: number;
   engine?: "fast" | "reference";
   tokenizerService?: string;
+  device: "cpu" | "gpu" | "auto";
 }
 
 function parsePrice(value: string): number {
@@ -97,6 +103,11 @@ export function registerTokens(program: Command): void {
         "--tokenizer-service <path|auto>",
         "count through `curate tokenizer serve` on this socket (auto: if one runs)",
       ).env("CURATE_TOKENIZER_SERVICE"),
+    )
+    .addOption(
+      new Option("--device <device>", "count on the cpu, the gpu (WebGPU), or auto (the GPU when one is found)")
+        .choices(["cpu", "gpu", "auto"])
+        .default("cpu"),
     )
     .addOption(new Option("--price <usd>", "price per 1M training tokens for the cost estimate").argParser(parsePrice))
     .addOption(
@@ -150,6 +161,10 @@ async function runTokens(inputs: string[], options: TokensCommandOptions): Promi
     ...(options.annotate === undefined ? {} : { annotate: options.annotate }),
     ...(options.threads === undefined ? {} : { threads: options.threads }),
     ...(options.tokenizerService ? { service: options.tokenizerService, onNotice: note } : {}),
+    device: options.device,
+    onDevice: (line) => {
+      if (!options.quiet) note(line);
+    },
   });
 
   let result: CommandRunResult;

@@ -53,7 +53,12 @@ export function isWhiteSpace(cp: number): boolean {
   );
 }
 
-function computeClass(cp: number): number {
+/**
+ * The class bits (`UPPISH | LOWISH | LETTER | NUMBER | SPACE | NEWLINE`) of one code point, as the scanners see it:
+ * what a GPU pre-tokenizer's lookup table must hold to split exactly like them.
+ * @example codePointClass(0x41); // UPPISH | LETTER
+ */
+export function codePointClass(cp: number): number {
   const s = String.fromCodePoint(cp);
   let bits = 0;
   if (upRe.test(s)) bits |= UPPISH;
@@ -67,7 +72,7 @@ function computeClass(cp: number): number {
 
 // One byte per BMP code unit, filled lazily (the whole table would cost ~40 ms of regex tests at start-up).
 const table = new Uint8Array(0x10000).fill(SLOW);
-for (let c = 0; c < 0x80; c++) table[c] = computeClass(c);
+for (let c = 0; c < 0x80; c++) table[c] = codePointClass(c);
 const astral = new Map<number, number>();
 
 /**
@@ -83,7 +88,7 @@ function slowClass(text: string, i: number, n: number, c: number): number {
       const cp = ((c - 0xd800) << 10) + (next - 0xdc00) + 0x10000;
       let bits = astral.get(cp);
       if (bits === undefined) {
-        bits = computeClass(cp);
+        bits = codePointClass(cp);
         astral.set(cp, bits);
       }
       width = 2;
@@ -93,7 +98,7 @@ function slowClass(text: string, i: number, n: number, c: number): number {
     width = 1;
     return 0;
   }
-  const bits = computeClass(c);
+  const bits = codePointClass(c);
   table[c] = bits;
   width = 1;
   return bits;
