@@ -109,7 +109,11 @@ describe("--output-format parquet", () => {
       const a = await runCli([...args, "--out", jsonlOut]);
       const b = await runCli([...args, "--output-format", "parquet", "--out", parquetOut]);
       expect([a.exitCode, b.exitCode]).toEqual([1, 1]); // the reject
-      expect(readdirSync(parquetOut).filter((f) => !f.startsWith(".")).sort()).toEqual([
+      expect(
+        readdirSync(parquetOut)
+          .filter((f) => !f.startsWith("."))
+          .sort(),
+      ).toEqual([
         "duplicates.parquet",
         "manifest.json",
         "rejects.parquet",
