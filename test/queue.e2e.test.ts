@@ -174,8 +174,12 @@ describe.skipIf(!redisServer.found && !inCi)("curate run --queue with curate wor
     expect(await coordinator.exited, coordinator.stderr()).toBe(1);
     expect(shardsDone(second)).toContain(active[0]);
     expect(outputs(out)).toEqual(embedded);
+    // Nothing lost: every shard ran. Nothing doubled: the outputs equal the embedded run's (a re-run shard replaces
+    // its result file). Shard jobs are at-least-once: a shard whose worker logged it but was stopped before BullMQ
+    // recorded the completion may run again, so at most one shard besides the killed one ran twice.
     const done = [...shardsDone(first), ...shardsDone(second)].sort((a, b) => a - b);
-    expect(done).toEqual([...new Set(done)]);
+    const twice = done.filter((shard, i) => i > 0 && done[i - 1] === shard);
+    expect(twice.length, `shards run twice: ${twice.join(", ")}`).toBeLessThanOrEqual(1);
     await second.kill();
   });
 
