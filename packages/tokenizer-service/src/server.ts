@@ -107,7 +107,7 @@ const RATE_WINDOW = 10;
  * `count`, `encode`, `decode`, `countChats` batches served on a Unix socket to any number of clients. Clients are
  * served round-robin, one request each in turn, so a client with a million queued batches does not hold up one with
  * a single batch; a client that sends faster than the device counts is not read from until its queue drains.
- * @example const service = await serveTokenizers({ socket: "/tmp/tok.sock", threads: 4 }); … await service.close();
+ * @example const service = await serveTokenizers({ socket: "./tok.sock", threads: 4 }); … await service.close();
  */
 export async function serveTokenizers(options: ServeOptions = {}): Promise<TokenizerService> {
   const path = socketPath(options.socket);

@@ -65,7 +65,7 @@ export function registerTokenizer(program: Command): void {
     .option("--json", "print the status as JSON on stdout")
     .addHelpText(
       "after",
-      "\nExit codes: 0 the service answered, 2 no service at the socket.\n\nExample:\n  $ curate tokenizer status --socket /tmp/tok.sock --json",
+      "\nExit codes: 0 the service answered, 2 no service at the socket.\n\nExample:\n  $ curate tokenizer status --socket ./tok.sock --json",
     )
     .action(async (options: StatusCommandOptions) => {
       await status(options);
